@@ -1,0 +1,19 @@
+"""Errors that services raise and interfaces translate (form errors, HTTP codes)."""
+
+from django.core.exceptions import ValidationError
+
+
+class DomainError(ValidationError):
+    """A business rule refused the action; the message says why."""
+
+
+class DuplicateLeadError(DomainError):
+    """A lead with this e-mail already exists; ``lead_id`` names it."""
+
+    def __init__(self, message: str, *, lead_id: int) -> None:
+        super().__init__({"email": [message]}, code="duplicate")
+        self.lead_id = lead_id
+
+
+class TransitionNotAllowed(DomainError):
+    """A stage move that the lifecycle does not allow."""

@@ -1,0 +1,143 @@
+"""Reads of leads with their visibility rules, for pages and the API alike.
+
+A rep reaches their own leads and the unassigned pool; users with the
+``leads.view_all_leads`` permission (managers, marketers) reach every lead.
+Anything outside one's reach is reported as not found.
+"""
+
+import datetime
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from core.pagination import KeysetPage, keyset_page
+from leads.models import Activity, Lead, Stage, StageChange, Temperature
+
+User = AbstractBaseUser | AnonymousUser
+
+SORTS = {
+    "score": ("score", True),
+    "-score": ("score", True),
+    "created": ("created_at", True),
+    "-created": ("created_at", True),
+    "engaged": ("last_engaged_at", True),
+    "-engaged": ("last_engaged_at", True),
+}
+
+
+def sees_all_leads(user: User) -> bool:
+    return bool(user.is_authenticated and (user.is_superuser or user.has_perm("leads.view_all_leads")))
+
+
+def lead_visible_to(user: User) -> QuerySet[Lead]:
+    """Every lead the user may see; the single place where lead visibility is decided."""
+    if not user.is_authenticated:
+        return Lead.objects.none()
+    if sees_all_leads(user):
+        return Lead.objects.all()
+    return Lead.objects.filter(Q(owner_id=user.pk) | Q(owner__isnull=True))
+
+
+def lead_get_for_user(*, user: User, lead_id: Any) -> Lead:
+    try:
+        lead_id = int(lead_id)
+    except (TypeError, ValueError):
+        raise Http404("No such lead.") from None
+    lead = lead_visible_to(user).select_related("owner", "source", "campaign").filter(pk=lead_id).first()
+    if lead is None:
+        raise Http404("No such lead.")
+    return lead
+
+
+@dataclass
+class LeadFilters:
+    q: str = ""
+    stage: str = ""
+    temperature: str = ""
+    owner: str = ""  # a user id, "me" or "none"
+    source: str = ""  # a source id
+    min_score: int | None = None
+    sort: str = "score"
+
+
+def lead_filter(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
+    leads = lead_visible_to(user)
+    text = filters.q.strip()
+    if text:
+        search = Q(email__icontains=text) | Q(company__icontains=text)
+        parts = text.split()
+        if len(parts) >= 2:
+            search |= Q(first_name__icontains=parts[0], last_name__icontains=" ".join(parts[1:]))
+        else:
+            search |= Q(first_name__icontains=text) | Q(last_name__icontains=text)
+        leads = leads.filter(search)
+    if filters.stage in Stage.values:
+        leads = leads.filter(stage=filters.stage)
+    if filters.temperature in Temperature.values:
+        leads = leads.filter(temperature=filters.temperature)
+    if filters.owner == "me":
+        leads = leads.filter(owner_id=user.pk)
+    elif filters.owner == "none":
+        leads = leads.filter(owner__isnull=True)
+    elif filters.owner.isdigit():
+        leads = leads.filter(owner_id=int(filters.owner))
+    if filters.source.isdigit():
+        leads = leads.filter(source_id=int(filters.source))
+    if filters.min_score is not None:
+        leads = leads.filter(score__gte=filters.min_score)
+    return leads
+
+
+def lead_list_page(*, user: User, filters: LeadFilters, cursor: str | None, size: int = 50) -> KeysetPage:
+    """One page of the user's leads, with owner and source loaded: two queries at most."""
+    field, descending = SORTS.get(filters.sort, SORTS["score"])
+    leads = lead_filter(user=user, filters=filters).select_related("owner", "source")
+    return keyset_page(leads, field=field, descending=descending, cursor=cursor, size=size)
+
+
+def lead_activities(*, lead: Lead, limit: int = 100) -> list[Activity]:
+    return list(lead.activities.select_related("actor").order_by("-occurred_at", "-id")[:limit])
+
+
+def lead_stage_changes(*, lead: Lead, limit: int = 100) -> list[StageChange]:
+    return list(lead.stage_changes.select_related("actor").order_by("-changed_at", "-id")[:limit])
+
+
+def tasks_for_user(*, user: User, now: datetime.datetime | None = None) -> dict[str, list[Activity]]:
+    """The user's open tasks due today, and those overdue."""
+    now = now or timezone.now()
+    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    end_of_day = start_of_day + datetime.timedelta(days=1)
+    tasks = (
+        Activity.objects.filter(kind=Activity.Kind.TASK, done=False, actor_id=user.pk, lead__in=lead_visible_to(user))
+        .select_related("lead")
+        .order_by("due_at", "id")
+    )
+    return {
+        "overdue": list(tasks.filter(due_at__lt=start_of_day)[:50]),
+        "today": list(tasks.filter(due_at__gte=start_of_day, due_at__lt=end_of_day)[:50]),
+    }
+
+
+def leads_untouched(*, user: User, limit: int = 10) -> list[Lead]:
+    """New open leads that nobody has contacted yet, oldest first (speed to lead)."""
+    leads = lead_visible_to(user).open().untouched()
+    return list(leads.select_related("owner").order_by("created_at", "id")[:limit])
+
+
+def leads_hottest(*, user: User, limit: int = 10, mine_only: bool = True) -> list[Lead]:
+    leads = lead_visible_to(user).open()
+    if mine_only and not sees_all_leads(user):
+        leads = leads.filter(owner_id=user.pk)
+    return list(leads.select_related("owner").order_by("-score", "-id")[:limit])
+
+
+def stage_counts(*, user: User) -> dict[str, int]:
+    rows = lead_visible_to(user).values("stage").annotate(n=Count("id"))
+    counts = {stage: 0 for stage in Stage.values}
+    counts.update({row["stage"]: row["n"] for row in rows})
+    return counts

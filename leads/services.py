@@ -1,0 +1,373 @@
+"""Every write to leads, activities and stage history goes through these functions.
+
+Each is atomic, validates field by field (raising ``ValidationError`` with a dict of
+field errors) and writes its own history row.
+"""
+
+import datetime
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.errors import DuplicateLeadError, TransitionNotAllowed
+from leads import lifecycle
+from leads.attributes import AttributeSpec, clean_attributes
+from leads.models import Activity, Campaign, CustomFieldDefinition, Lead, LeadSource, LostReason, Stage, StageChange
+
+User = AbstractBaseUser | AnonymousUser
+
+# Fields that people edit on a lead's form and through the API.
+EDITABLE_FIELDS = frozenset(
+    {
+        "email",
+        "first_name",
+        "last_name",
+        "phone",
+        "title",
+        "company",
+        "website",
+        "company_size",
+        "industry",
+        "country",
+        "city",
+        "annual_revenue",
+        "timezone",
+        "source",
+        "campaign",
+        "email_opt_in",
+        "do_not_call",
+        "budget",
+        "authority",
+        "need",
+        "timeline",
+    }
+)
+# Fields that only the system writes (scoring, capture, consent flows) or that have their own service.
+SYSTEM_FIELDS = frozenset(
+    {"temperature", "score", "fit_score", "engagement_score", "last_engaged_at", "unsubscribed", "bounced"}
+)
+UTM_KEYS = (
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "gclid",
+    "fbclid",
+    "referrer",
+    "landing_page",
+)
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def can_assign_any(user: User) -> bool:
+    return bool(user and user.is_authenticated and user.has_perm("leads.assign_lead"))
+
+
+def _attribute_specs() -> list[AttributeSpec]:
+    return [
+        AttributeSpec(
+            key=d.key, label=d.label, field_type=d.field_type, required=d.required, choices=tuple(d.choices or ())
+        )
+        for d in CustomFieldDefinition.objects.all()
+    ]
+
+
+def _clean_utm(utm: dict[str, Any] | None) -> dict[str, str]:
+    if not utm:
+        return {}
+    if not isinstance(utm, dict):
+        raise ValidationError({"utm": "must be an object of UTM parameters"})
+    unknown = sorted(set(utm) - set(UTM_KEYS))
+    if unknown:
+        raise ValidationError({"utm": f"unknown keys: {', '.join(unknown)}"})
+    return {key: str(value)[:500] for key, value in utm.items() if value not in (None, "")}
+
+
+def _check_email_free(email: str, *, exclude_id: int | None = None) -> None:
+    clash = Lead.objects.filter(email__iexact=email)
+    if exclude_id is not None:
+        clash = clash.exclude(id=exclude_id)
+    clash_id = clash.values_list("id", flat=True).first()
+    if clash_id is not None:
+        raise DuplicateLeadError("A lead with this e-mail already exists.", lead_id=clash_id)
+
+
+def _full_clean(lead: Lead) -> None:
+    # The case-insensitive unique e-mail is checked by _check_email_free (with a link to the
+    # other lead) and by the database constraint; full_clean checks the rest.
+    lead.full_clean(validate_constraints=False)
+
+
+def lead_create(
+    *,
+    email: str,
+    actor: User | None = None,
+    owner: AbstractBaseUser | None = None,
+    attributes: dict[str, Any] | None = None,
+    utm: dict[str, str] | None = None,
+    stage: str = Stage.RAW,
+    temperature: str | None = None,
+    score: int | None = None,
+    now: datetime.datetime | None = None,
+    **fields: Any,
+) -> Lead:
+    """Create a lead in ``raw`` (or the given stage) with its first stage-history row.
+
+    A rep who creates a lead owns it unless they name no owner and may assign any rep.
+    """
+    now = now or timezone.now()
+    unknown = sorted(set(fields) - EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({key: "This field cannot be set." for key in unknown})
+    email = normalize_email(email)
+    fields.pop("email", None)
+    if owner is None and actor is not None and actor.is_authenticated and not can_assign_any(actor):
+        owner = actor  # type: ignore[assignment]
+    if owner is not None and actor is not None and not can_assign_any(actor) and owner != actor:
+        raise ValidationError({"owner": "You can only assign leads to yourself."})
+    cleaned_attributes, attribute_errors = clean_attributes(attributes or {}, _attribute_specs())
+    if attribute_errors:
+        raise ValidationError({"attributes": [f"{msg}" for msg in attribute_errors.values()]})
+    clean_utm = _clean_utm(utm)
+    lead = Lead(
+        email=email,
+        owner=owner,
+        attributes=cleaned_attributes,
+        first_touch_utm=clean_utm,
+        last_touch_utm=clean_utm,
+        stage=stage,
+        stage_entered_at=now,
+        **fields,
+    )
+    if temperature is not None:
+        lead.temperature = temperature
+    if score is not None:
+        lead.score = score
+    if stage == Stage.LOST and not lead.lost_reason:
+        lead.lost_reason = LostReason.OTHER
+    if fields.get("email_opt_in"):
+        lead.consent_at = now
+    _full_clean(lead)
+    _check_email_free(email)
+    try:
+        with transaction.atomic():
+            lead.save()
+            StageChange.objects.create(
+                lead=lead,
+                from_stage="",
+                to_stage=stage,
+                changed_at=now,
+                actor=actor if actor is not None and actor.is_authenticated else None,
+                transition="create",
+                reason="Lead created",
+            )
+    except IntegrityError:
+        # Lost a race with another writer of the same e-mail.
+        _check_email_free(email)
+        raise
+    return lead
+
+
+def lead_update(*, lead: Lead, actor: User | None = None, attributes: dict[str, Any] | None = None, **fields: Any) -> Lead:
+    """Change a lead's editable fields; stage, owner and score have their own services."""
+    not_editable = sorted(set(fields) - EDITABLE_FIELDS)
+    if not_editable:
+        raise ValidationError({key: "This field cannot be changed here." for key in not_editable})
+    if "email" in fields:
+        fields["email"] = normalize_email(fields["email"])
+    if "email_opt_in" in fields and fields["email_opt_in"] and not lead.email_opt_in:
+        lead.consent_at = timezone.now()
+    if attributes is not None:
+        merged = {**lead.attributes, **attributes}
+        cleaned, errors = clean_attributes(merged, _attribute_specs())
+        if errors:
+            raise ValidationError({"attributes": list(errors.values())})
+        lead.attributes = cleaned
+    original = {key: getattr(lead, key) for key in fields}
+    for key, value in fields.items():
+        setattr(lead, key, value)
+    try:
+        _full_clean(lead)
+        if "email" in fields:
+            _check_email_free(lead.email, exclude_id=lead.id)
+    except ValidationError:
+        for key, value in original.items():
+            setattr(lead, key, value)
+        raise
+    with transaction.atomic():
+        lead.save()
+    return lead
+
+
+def lead_assign(*, lead: Lead, owner: AbstractBaseUser | None, actor: User) -> Lead:
+    """Give the lead to ``owner`` (or back to the pool). Reps may only claim or release."""
+    if not can_assign_any(actor):
+        if owner is not None and owner != actor:
+            raise ValidationError({"owner": "You can only assign leads to yourself."})
+        if owner is None and lead.owner_id != actor.pk:
+            raise ValidationError({"owner": "You can only release your own leads."})
+    if owner is not None and not owner.is_active:
+        raise ValidationError({"owner": "This user is not active."})
+    lead.owner = owner  # type: ignore[assignment]
+    with transaction.atomic():
+        lead.save(update_fields=["owner", "updated_at"])
+    return lead
+
+
+def lead_last_stage_before_lost(*, lead: Lead) -> str | None:
+    if lead.stage != Stage.LOST:
+        return None
+    return (
+        StageChange.objects.filter(lead=lead, to_stage=Stage.LOST).order_by("-changed_at", "-id")
+        .values_list("from_stage", flat=True)
+        .first()
+    )
+
+
+def lead_transition(
+    *,
+    lead: Lead,
+    to_stage: str,
+    actor: User | None = None,
+    reason: str = "",
+    lost_reason: str = "",
+    rule: str = "",
+    now: datetime.datetime | None = None,
+) -> StageChange:
+    """Move a lead to another stage and record the move.
+
+    People (``actor``) may advance, lose, recycle or reopen; a named ``rule`` may only
+    advance. Losing needs a lost reason; recycling and reopening need a written reason.
+    """
+    now = now or timezone.now()
+    by_rule = bool(rule) and actor is None
+    reason = (reason or "").strip()
+    try:
+        move = lifecycle.check_move(
+            lead.stage, to_stage, previous_stage=lead_last_stage_before_lost(lead=lead), by_rule=by_rule
+        )
+    except lifecycle.MoveRefused as exc:
+        raise TransitionNotAllowed({"stage": str(exc)}) from None
+    if move.transition == lifecycle.LOSE:
+        if lost_reason not in LostReason.values:
+            raise ValidationError({"lost_reason": "Choose why the lead was lost."})
+        if lost_reason == LostReason.OTHER and not reason:
+            raise ValidationError({"reason": "Say why the lead was lost."})
+    elif move.needs_reason and not reason:
+        raise ValidationError({"reason": f"Give a reason to {move.transition} this lead."})
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        if locked.stage != lead.stage:
+            raise TransitionNotAllowed({"stage": "The lead's stage changed meanwhile; reload and try again."})
+        change = StageChange.objects.create(
+            lead=lead,
+            from_stage=lead.stage,
+            to_stage=to_stage,
+            changed_at=now,
+            actor=actor if actor is not None and actor.is_authenticated else None,
+            rule=rule if by_rule else "",
+            transition=move.transition,
+            reason=reason or (LostReason(lost_reason).label if lost_reason else ""),
+            time_in_previous_stage=max(now - lead.stage_entered_at, datetime.timedelta(0)),
+        )
+        lead.stage = to_stage
+        lead.stage_entered_at = now
+        lead.lost_reason = lost_reason if to_stage == Stage.LOST else ""
+        lead.save(update_fields=["stage", "stage_entered_at", "lost_reason", "updated_at"])
+    return change
+
+
+def activity_log(
+    *,
+    lead: Lead,
+    kind: str,
+    actor: User | None = None,
+    subject: str = "",
+    body: str = "",
+    occurred_at: datetime.datetime | None = None,
+    due_at: datetime.datetime | None = None,
+    now: datetime.datetime | None = None,
+) -> Activity:
+    """Record what a rep did. The first call, e-mail or meeting sets ``first_touched_at``."""
+    now = now or timezone.now()
+    occurred_at = occurred_at or now
+    errors: dict[str, str] = {}
+    if kind not in Activity.Kind.values:
+        errors["kind"] = f"Choose one of: {', '.join(Activity.Kind.values)}."
+    if kind == Activity.Kind.TASK and due_at is None:
+        errors["due_at"] = "A task needs a due date."
+    if kind != Activity.Kind.TASK and due_at is not None:
+        errors["due_at"] = "Only tasks have a due date."
+    if not (subject or "").strip() and not (body or "").strip():
+        errors["body"] = "Write what happened."
+    if occurred_at > now + datetime.timedelta(minutes=5):
+        errors["occurred_at"] = "This is in the future."
+    if errors:
+        raise ValidationError(errors)
+    activity = Activity(
+        lead=lead,
+        kind=kind,
+        subject=(subject or "").strip(),
+        body=(body or "").strip(),
+        occurred_at=occurred_at,
+        due_at=due_at,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+    )
+    activity.full_clean()
+    with transaction.atomic():
+        activity.save()
+        if kind in Activity.TOUCH_KINDS and lead.first_touched_at is None:
+            # Only the first touch counts: a conditional update keeps it right under concurrency.
+            Lead.objects.filter(pk=lead.pk, first_touched_at__isnull=True).update(
+                first_touched_at=occurred_at, updated_at=now
+            )
+            lead.first_touched_at = occurred_at
+    return activity
+
+
+def activity_complete(*, activity: Activity, actor: User | None = None, now: datetime.datetime | None = None) -> Activity:
+    if activity.kind != Activity.Kind.TASK:
+        raise ValidationError({"kind": "Only tasks can be completed."})
+    if activity.done:
+        return activity
+    activity.done = True
+    activity.done_at = now or timezone.now()
+    with transaction.atomic():
+        activity.save(update_fields=["done", "done_at", "updated_at"])
+    return activity
+
+
+def lead_source_save(*, source: LeadSource) -> LeadSource:
+    source.full_clean()
+    with transaction.atomic():
+        source.save()
+    return source
+
+
+def campaign_save(*, campaign: Campaign) -> Campaign:
+    campaign.full_clean()
+    with transaction.atomic():
+        campaign.save()
+    return campaign
+
+
+def custom_field_save(*, definition: CustomFieldDefinition) -> CustomFieldDefinition:
+    errors: dict[str, str] = {}
+    if definition.field_type == CustomFieldDefinition.FieldType.CHOICE:
+        if not isinstance(definition.choices, list) or not definition.choices:
+            errors["choices"] = "A choice field needs a list of choices."
+        elif not all(isinstance(choice, str) and choice for choice in definition.choices):
+            errors["choices"] = "Each choice must be non-empty text."
+    if errors:
+        raise ValidationError(errors)
+    definition.full_clean()
+    with transaction.atomic():
+        definition.save()
+    return definition

@@ -1,0 +1,87 @@
+import pytest
+from django.http import Http404
+
+from leads.selectors import LeadFilters, lead_get_for_user, lead_list_page, lead_visible_to
+from tests.factories import LeadFactory, manager, marketer, rep
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def book():
+    me, other = rep(), rep()
+    return {
+        "me": me,
+        "other": other,
+        "mine": LeadFactory(owner=me),
+        "theirs": LeadFactory(owner=other),
+        "pool": LeadFactory(owner=None),
+    }
+
+
+def test_rep_sees_own_leads_and_the_pool_only(book):
+    visible = set(lead_visible_to(book["me"]))
+
+    assert visible == {book["mine"], book["pool"]}
+
+
+@pytest.mark.parametrize("make_user", [manager, marketer])
+def test_managers_and_marketers_see_every_lead(book, make_user):
+    assert lead_visible_to(make_user()).count() == 3
+
+
+def test_another_reps_lead_is_not_found(book):
+    with pytest.raises(Http404):
+        lead_get_for_user(user=book["me"], lead_id=book["theirs"].id)
+    assert lead_get_for_user(user=book["me"], lead_id=book["pool"].id) == book["pool"]
+
+
+def test_unknown_or_malformed_id_is_not_found(book):
+    for bad in (999999, "abc", None):
+        with pytest.raises(Http404):
+            lead_get_for_user(user=book["me"], lead_id=bad)
+
+
+def test_list_pages_by_score_with_a_cursor_and_no_overlap():
+    user = manager()
+    for score in [5, 50, 50, 50, 90, 0]:
+        LeadFactory(score=score)
+
+    first = lead_list_page(user=user, filters=LeadFilters(sort="score"), cursor=None, size=4)
+    second = lead_list_page(user=user, filters=LeadFilters(sort="score"), cursor=first.next_cursor, size=4)
+
+    scores = [lead.score for lead in first.items + second.items]
+    assert scores == [90, 50, 50, 50, 5, 0]
+    assert len({lead.id for lead in first.items + second.items}) == 6
+    assert second.next_cursor is None
+
+
+def test_list_paging_by_last_engaged_puts_never_engaged_last():
+    from django.utils import timezone
+
+    user = manager()
+    now = timezone.now()
+    never = [LeadFactory(last_engaged_at=None) for _ in range(3)]
+    recent = LeadFactory(last_engaged_at=now)
+    older = LeadFactory(last_engaged_at=now.replace(year=now.year - 1))
+
+    seen, cursor = [], None
+    while True:
+        page = lead_list_page(user=user, filters=LeadFilters(sort="engaged"), cursor=cursor, size=2)
+        seen += page.items
+        cursor = page.next_cursor
+        if not cursor:
+            break
+
+    assert seen[:2] == [recent, older]
+    assert set(seen[2:]) == set(never) and len(seen) == 5
+
+
+def test_search_matches_name_email_and_company():
+    user = manager()
+    ada = LeadFactory(first_name="Ada", last_name="Lovelace", company="Engines Ltd", email="ada@engines.test")
+    LeadFactory(first_name="Bob", last_name="Stone", company="Rocks", email="bob@rocks.test")
+
+    for text in ("ada lovelace", "engines", "ADA@ENG", "Lovelace"):
+        page = lead_list_page(user=user, filters=LeadFilters(q=text), cursor=None)
+        assert page.items == [ada], text

@@ -1,0 +1,186 @@
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.errors import DuplicateLeadError, TransitionNotAllowed
+from leads.models import Activity, CustomFieldDefinition, Lead, Stage, StageChange
+from leads.services import activity_log, lead_assign, lead_create, lead_transition, lead_update
+from tests.factories import LeadFactory, manager, rep
+
+pytestmark = pytest.mark.django_db
+
+
+def test_lead_create_normalises_email_and_records_the_first_stage():
+    owner = rep()
+
+    lead = lead_create(email="  Ada@Example.COM ", first_name="Ada", actor=owner)
+
+    assert lead.email == "ada@example.com"
+    assert lead.owner == owner
+    assert lead.stage == Stage.RAW
+    assert list(lead.stage_changes.values_list("from_stage", "to_stage")) == [("", "raw")]
+
+
+def test_duplicate_email_is_refused_case_insensitively_and_names_the_existing_lead():
+    existing = lead_create(email="ada@example.com")
+
+    with pytest.raises(DuplicateLeadError) as caught:
+        lead_create(email="ADA@example.com", first_name="Other")
+
+    assert caught.value.lead_id == existing.id
+    assert Lead.objects.count() == 1
+
+
+def test_database_refuses_a_case_variant_email_even_without_the_service():
+    LeadFactory(email="bob@example.com")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LeadFactory(email="BOB@example.com")
+
+
+def test_lead_create_reports_bad_fields_and_writes_nothing():
+    with pytest.raises(ValidationError) as caught:
+        lead_create(email="not-an-email", company_size=-3)
+
+    assert set(caught.value.message_dict) == {"email", "company_size"}
+    assert Lead.objects.count() == 0
+    assert StageChange.objects.count() == 0
+
+
+def test_custom_attributes_are_validated_against_definitions():
+    CustomFieldDefinition.objects.create(key="seats", label="Seats", field_type="number")
+    CustomFieldDefinition.objects.create(key="plan", label="Plan", field_type="choice", choices=["basic", "pro"])
+
+    lead = lead_create(email="a@example.com", attributes={"seats": "12", "plan": "pro"})
+    assert lead.attributes == {"seats": 12, "plan": "pro"}
+
+    with pytest.raises(ValidationError) as caught:
+        lead_update(lead=lead, attributes={"plan": "gold", "colour": "red"})
+    messages = caught.value.message_dict["attributes"]
+    assert any("Plan must be one of" in m for m in messages)
+    assert any("'colour' is not a defined custom field" in m for m in messages)
+    lead.refresh_from_db()
+    assert lead.attributes == {"seats": 12, "plan": "pro"}
+
+
+def test_lead_update_refuses_system_fields():
+    lead = lead_create(email="a@example.com")
+
+    with pytest.raises(ValidationError) as caught:
+        lead_update(lead=lead, score=99, stage="won")
+
+    assert set(caught.value.message_dict) == {"score", "stage"}
+    lead.refresh_from_db()
+    assert (lead.score, lead.stage) == (0, "raw")
+
+
+def test_lead_update_to_an_existing_email_is_refused_and_keeps_the_lead():
+    lead_create(email="taken@example.com")
+    lead = lead_create(email="mine@example.com")
+
+    with pytest.raises(DuplicateLeadError):
+        lead_update(lead=lead, email="Taken@example.com")
+
+    lead.refresh_from_db()
+    assert lead.email == "mine@example.com"
+
+
+def test_transition_forward_records_who_why_and_time_in_previous_stage():
+    actor = rep()
+    entered = timezone.now() - datetime.timedelta(days=3)
+    lead = lead_create(email="a@example.com", now=entered)
+
+    change = lead_transition(lead=lead, to_stage=Stage.MQL, actor=actor)
+
+    lead.refresh_from_db()
+    assert lead.stage == Stage.MQL
+    assert change.actor == actor
+    assert change.transition == "advance"
+    assert change.time_in_previous_stage >= datetime.timedelta(days=3)
+
+
+def test_lost_needs_a_reason_and_nothing_changes_without_one():
+    lead = lead_create(email="a@example.com")
+
+    with pytest.raises(ValidationError) as caught:
+        lead_transition(lead=lead, to_stage=Stage.LOST, actor=rep())
+
+    assert "lost_reason" in caught.value.message_dict
+    lead.refresh_from_db()
+    assert lead.stage == Stage.RAW
+    assert lead.stage_changes.count() == 1
+
+
+def test_backward_move_is_refused_with_the_reason():
+    lead = lead_create(email="a@example.com", stage=Stage.SQL)
+
+    with pytest.raises(TransitionNotAllowed) as caught:
+        lead_transition(lead=lead, to_stage=Stage.MQL, actor=rep())
+
+    assert "recycle" in caught.value.message_dict["stage"][0]
+    lead.refresh_from_db()
+    assert lead.stage == Stage.SQL
+
+
+def test_rules_only_move_forward():
+    lead = lead_create(email="a@example.com", stage=Stage.MQL)
+
+    with pytest.raises(TransitionNotAllowed):
+        lead_transition(lead=lead, to_stage=Stage.RAW, rule="MQL rule v1", reason="cooled")
+
+    change = lead_transition(lead=lead, to_stage=Stage.SQL, rule="SQL rule v1")
+    assert (change.rule, change.actor) == ("SQL rule v1", None)
+
+
+def test_lost_lead_can_be_recycled_or_reopened_to_the_stage_it_was_lost_from():
+    actor = rep()
+    lead = lead_create(email="a@example.com", stage=Stage.SQL)
+    lead_transition(lead=lead, to_stage=Stage.LOST, lost_reason="no_budget", actor=actor)
+
+    with pytest.raises(TransitionNotAllowed):
+        lead_transition(lead=lead, to_stage=Stage.MQL, reason="back", actor=actor)
+
+    change = lead_transition(lead=lead, to_stage=Stage.SQL, reason="Budget freed up", actor=actor)
+    assert change.transition == "reopen"
+    lead.refresh_from_db()
+    assert (lead.stage, lead.lost_reason) == (Stage.SQL, "")
+
+
+def test_first_touch_is_set_by_the_first_call_only():
+    lead = lead_create(email="a@example.com")
+    first = timezone.now() - datetime.timedelta(hours=2)
+
+    activity_log(lead=lead, kind=Activity.Kind.NOTE, body="Looked them up", actor=rep())
+    lead.refresh_from_db()
+    assert lead.first_touched_at is None
+
+    activity_log(lead=lead, kind=Activity.Kind.CALL, body="Left a voicemail", occurred_at=first)
+    activity_log(lead=lead, kind=Activity.Kind.EMAIL, body="Follow-up")
+    lead.refresh_from_db()
+    assert lead.first_touched_at == first
+
+
+def test_task_needs_a_due_date_and_bad_activity_writes_nothing():
+    lead = lead_create(email="a@example.com")
+
+    with pytest.raises(ValidationError) as caught:
+        activity_log(lead=lead, kind=Activity.Kind.TASK, body="Call back")
+
+    assert "due_at" in caught.value.message_dict
+    assert Activity.objects.count() == 0
+
+
+def test_rep_may_claim_but_not_assign_to_others():
+    me, other = rep(), rep()
+    lead = lead_create(email="a@example.com")
+
+    with pytest.raises(ValidationError):
+        lead_assign(lead=lead, owner=other, actor=me)
+    lead_assign(lead=lead, owner=me, actor=me)
+    assert Lead.objects.get(pk=lead.pk).owner == me
+
+    lead_assign(lead=lead, owner=other, actor=manager())
+    assert Lead.objects.get(pk=lead.pk).owner == other
