@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "leads",
     "scoring",
     "nurturing",
+    "intake",
     "reports",
     # interfaces
     "web",

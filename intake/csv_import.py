@@ -1,0 +1,430 @@
+"""CSV import of leads: upload, map columns, preview, then run in bulk (a Celery task calls ``csv_import_run``).
+
+Rows are matched by normalised e-mail: a known e-mail updates the lead (blank cells never
+erase), a new one creates it. Each chunk of rows is its own transaction, so good rows are
+kept when others fail; every refused row is stored with its reason (``ImportReject``).
+New leads are written with ``bulk_create``, with their ``create`` stage-history row (and the
+historical outcome, when the file has one); past events go through
+``scoring.services.event_log_batch``.
+"""
+
+import csv
+import datetime
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from celery import current_app
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from intake import csv_rows
+from intake.models import CsvImport, ImportReject
+from leads import services as lead_services
+from leads.attributes import AttributeSpec
+from leads.models import Campaign, CustomFieldDefinition, Lead, LeadSource, LostReason, Stage, StageChange
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+CHUNK_ROWS = 5000
+UPDATABLE = [
+    "first_name", "last_name", "phone", "title", "company", "website", "company_size", "industry", "country",
+    "city", "annual_revenue", "timezone", "email_opt_in", "do_not_call", "budget", "authority", "need",
+    "timeline", "source_id", "campaign_id",
+]  # fmt: skip
+
+
+def _event_types() -> list[str]:
+    try:
+        from scoring.selectors import event_types
+    except ImportError:  # scoring not installed: no past events to import
+        return []
+    return [t.key for t in event_types()]
+
+
+def _event_log_batch(**kwargs: Any) -> list[Any]:
+    from scoring.services import event_log_batch
+
+    return event_log_batch(**kwargs)
+
+
+def _attribute_keys() -> list[str]:
+    return list(CustomFieldDefinition.objects.values_list("key", flat=True))
+
+
+def import_targets() -> list[tuple[str, str]]:
+    """Every (target, label) a column can be mapped to, for the mapping page."""
+    targets = [(csv_rows.IGNORE, "— ignore this column —")]
+    targets += list(csv_rows.LEAD_TARGETS.items())
+    targets += [(csv_rows.ATTRIBUTE_PREFIX + d.key, f"Custom: {d.label}") for d in CustomFieldDefinition.objects.all()]
+    targets += [(csv_rows.EVENT_PREFIX + key, f"Past event: {key} (dates)") for key in _event_types()]
+    return targets
+
+
+def _rows(text: str) -> Iterator[list[str]]:
+    return csv.reader(io.StringIO(text, newline=""), delimiter=csv_rows.sniff_delimiter(text))
+
+
+def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> CsvImport:
+    """Store an uploaded file and suggest a column mapping. Refuses files that are not a usable CSV."""
+    if not raw:
+        raise ValidationError({"file": "The file is empty."})
+    if len(raw) > MAX_FILE_BYTES:
+        raise ValidationError({"file": f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB; split it."})
+    if b"\x00" in raw[:4096]:
+        raise ValidationError({"file": "This is not a text CSV file (save it as CSV from your spreadsheet)."})
+    text = csv_rows.read_csv_text(raw)
+    try:
+        reader = _rows(text)
+        headers = [h.strip() for h in next(reader, [])]
+        total = sum(1 for row in reader if any(cell.strip() for cell in row))
+    except csv.Error as exc:
+        raise ValidationError({"file": f"The file cannot be read as CSV: {exc}"}) from None
+    if not any(headers):
+        raise ValidationError({"file": "The first line must name the columns."})
+    if any(not h for h in headers):
+        raise ValidationError({"file": "Every column needs a name in the first line."})
+    duplicates = sorted({h for h in headers if headers.count(h) > 1})
+    if duplicates:
+        raise ValidationError({"file": f"Column names appear twice: {', '.join(duplicates)}."})
+    if total == 0:
+        raise ValidationError({"file": "The file has a header line but no rows."})
+    mapping = csv_rows.suggest_mapping(headers, _attribute_keys(), _event_types())
+    with transaction.atomic():
+        return CsvImport.objects.create(
+            created_by=user, filename=filename[:255], content=text, headers=headers, mapping=mapping, total_rows=total
+        )
+
+
+def csv_import_set_mapping(
+    *, csv_import: CsvImport, mapping: dict[str, str], default_source: LeadSource | None = None
+) -> CsvImport:
+    if csv_import.status != CsvImport.Status.UPLOADED:
+        raise ValidationError({"mapping": "This import has already started."})
+    problems = csv_rows.check_mapping(mapping, csv_import.headers, _attribute_keys(), _event_types())
+    if problems:
+        raise ValidationError({"mapping": problems})
+    csv_import.mapping = {h: mapping.get(h, csv_rows.IGNORE) for h in csv_import.headers}
+    csv_import.default_source = default_source
+    with transaction.atomic():
+        csv_import.save(update_fields=["mapping", "default_source", "updated_at"])
+    return csv_import
+
+
+def _context(now: datetime.datetime) -> csv_rows.RowContext:
+    lost_reasons = {value: value for value in LostReason.values}
+    lost_reasons.update({str(label).lower(): value for value, label in LostReason.choices})
+    return csv_rows.RowContext(
+        max_lengths={f.name: f.max_length for f in Lead._meta.concrete_fields if getattr(f, "max_length", None)},
+        sources={name.lower(): pk for pk, name in LeadSource.objects.values_list("id", "name")},
+        campaigns={name.lower(): pk for pk, name in Campaign.objects.values_list("id", "name")},
+        attribute_specs={
+            d.key: AttributeSpec(key=d.key, label=d.label, field_type=d.field_type, choices=tuple(d.choices or ()))
+            for d in CustomFieldDefinition.objects.all()
+        },
+        lost_reasons={k.lower(): v for k, v in lost_reasons.items()},
+        now=now,
+        tz=timezone.get_current_timezone(),
+    )
+
+
+def _cells(row: list[str], columns: list[tuple[int, str]]) -> dict[str, str] | str:
+    cells: dict[str, str] = {}
+    for index, target in columns:
+        value = row[index] if index < len(row) else ""
+        if target.startswith(csv_rows.EVENT_PREFIX) and target in cells:
+            cells[target] = f"{cells[target]};{value}"
+        else:
+            cells[target] = value
+    return cells
+
+
+def _columns(csv_import: CsvImport) -> list[tuple[int, str]]:
+    return [
+        (index, csv_import.mapping.get(header, csv_rows.IGNORE))
+        for index, header in enumerate(csv_import.headers)
+        if csv_import.mapping.get(header, csv_rows.IGNORE) != csv_rows.IGNORE
+    ]
+
+
+@dataclass
+class PreviewRow:
+    row_number: int
+    cells: list[str]
+    action: str  # "create", "update" or "reject"
+    reason: str = ""
+
+
+def csv_import_preview(
+    *, csv_import: CsvImport, limit: int = 10, now: datetime.datetime | None = None
+) -> list[PreviewRow]:
+    """The first rows as the import would treat them, with each refused row's reason."""
+    ctx = _context(now or timezone.now())
+    columns = _columns(csv_import)
+    reader = _rows(csv_import.content)
+    next(reader, None)
+    preview: list[tuple[int, list[str], Any]] = []
+    for row_number, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        preview.append((row_number, row, csv_rows.clean_row(_cells(row, columns), ctx)))  # type: ignore[arg-type]
+        if len(preview) >= limit:
+            break
+    emails = [clean.email for _, _, clean in preview if isinstance(clean, csv_rows.CleanRow)]
+    known = set(Lead.objects.filter(email__in=emails).values_list("email", flat=True))
+    result = []
+    for row_number, row, clean in preview:
+        if isinstance(clean, str):
+            result.append(PreviewRow(row_number, row, "reject", clean))
+        else:
+            result.append(PreviewRow(row_number, row, "update" if clean.email in known else "create"))
+    return result
+
+
+def csv_import_start(*, csv_import: CsvImport) -> CsvImport:
+    """Queue the import; the ``bulk.csv_import_run`` task runs it after this transaction commits."""
+    if csv_import.status != CsvImport.Status.UPLOADED:
+        raise ValidationError({"status": "This import has already started."})
+    problems = csv_rows.check_mapping(csv_import.mapping, csv_import.headers, _attribute_keys(), _event_types())
+    if problems:
+        raise ValidationError({"mapping": problems})
+    with transaction.atomic():
+        updated = CsvImport.objects.filter(pk=csv_import.pk, status=CsvImport.Status.UPLOADED).update(
+            status=CsvImport.Status.QUEUED, updated_at=timezone.now()
+        )
+        if not updated:
+            raise ValidationError({"status": "This import has already started."})
+        import_id = csv_import.pk
+        transaction.on_commit(lambda: current_app.send_task("bulk.csv_import_run", args=[import_id]))
+    csv_import.status = CsvImport.Status.QUEUED
+    return csv_import
+
+
+def csv_import_run(*, import_id: int, now: datetime.datetime | None = None) -> CsvImport:
+    """Run a queued import to the end, one transaction per chunk of rows; safe to call twice."""
+    now = now or timezone.now()
+    claimed = CsvImport.objects.filter(pk=import_id, status=CsvImport.Status.QUEUED).update(
+        status=CsvImport.Status.RUNNING, started_at=now, updated_at=now
+    )
+    csv_import = CsvImport.objects.get(pk=import_id)
+    if not claimed:
+        return csv_import
+    try:
+        _run(csv_import, now)
+    except Exception as exc:
+        CsvImport.objects.filter(pk=import_id).update(
+            status=CsvImport.Status.FAILED, error=f"{exc.__class__.__name__}: {exc}"[:2000], finished_at=timezone.now()
+        )
+        raise
+    CsvImport.objects.filter(pk=import_id).update(
+        status=CsvImport.Status.DONE, content="", finished_at=timezone.now(), updated_at=timezone.now()
+    )
+    csv_import.refresh_from_db()
+    return csv_import
+
+
+def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
+    ctx = _context(now)
+    columns = _columns(csv_import)
+    reader = _rows(csv_import.content)
+    next(reader, None)
+    chunk: list[tuple[int, list[str]]] = []
+    for row_number, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        chunk.append((row_number, row))
+        if len(chunk) >= CHUNK_ROWS:
+            _import_chunk(csv_import, chunk, columns, ctx)
+            chunk = []
+    if chunk:
+        _import_chunk(csv_import, chunk, columns, ctx)
+
+
+def _import_chunk(
+    csv_import: CsvImport, chunk: list[tuple[int, list[str]]], columns: list[tuple[int, str]], ctx: csv_rows.RowContext
+) -> None:
+    rejects: list[ImportReject] = []
+    good: list[tuple[int, list[str], csv_rows.CleanRow]] = []
+    for row_number, row in chunk:
+        clean = csv_rows.clean_row(_cells(row, columns), ctx)  # type: ignore[arg-type]
+        if isinstance(clean, str):
+            rejects.append(
+                ImportReject(
+                    csv_import=csv_import, row_number=row_number, reason=clean, raw=csv_rows.row_as_csv_line(row)
+                )
+            )
+        else:
+            good.append((row_number, row, clean))
+    created = updated = 0
+    with transaction.atomic():
+        existing = {
+            lead.email: lead
+            for lead in Lead.objects.filter(email__in={clean.email for _, _, clean in good}).select_for_update()
+        }
+        new_rows: dict[str, csv_rows.CleanRow] = {}
+        updates: dict[str, Lead] = {}
+        outcome_rows: list[tuple[int, list[str], csv_rows.CleanRow, Lead]] = []
+        for row_number, row, clean in good:
+            lead = existing.get(clean.email)
+            if lead is not None:
+                if clean.outcome and clean.outcome != lead.stage:
+                    outcome_rows.append((row_number, row, clean, lead))
+                    continue
+                _apply(lead, clean)
+                updates[clean.email] = lead
+                updated += 1
+            elif clean.email in new_rows:
+                # The same e-mail again in this file: later cells fill in or replace earlier ones.
+                first = new_rows[clean.email]
+                first.fields.update(clean.fields)
+                first.attributes.update(clean.attributes)
+                first.events.extend(clean.events)
+                if clean.outcome:
+                    first.outcome, first.outcome_at, first.lost_reason = (
+                        clean.outcome,
+                        clean.outcome_at,
+                        clean.lost_reason,
+                    )
+                updated += 1
+            else:
+                new_rows[clean.email] = clean
+        new_leads = _create_leads(csv_import, list(new_rows.values()), ctx.now)
+        created += len(new_leads)
+        if updates:
+            Lead.objects.bulk_update(list(updates.values()), [*UPDATABLE, "attributes", "consent_at", "updated_at"])
+        for row_number, row, clean, lead in outcome_rows:
+            problem = _apply_outcome(csv_import, lead, clean)
+            if problem:
+                rejects.append(
+                    ImportReject(
+                        csv_import=csv_import, row_number=row_number, reason=problem, raw=csv_rows.row_as_csv_line(row)
+                    )
+                )
+            else:
+                updated += 1
+        lead_ids = {
+            **{lead.email: lead.pk for lead in existing.values()},
+            **{lead.email: lead.pk for lead in new_leads},
+        }
+        events = [
+            {
+                "lead_id": lead_ids[clean.email],
+                "type": event_type,
+                "occurred_at": when,
+                "idempotency_key": f"import-{csv_import.pk}-{row_number}-{n}",
+            }
+            for row_number, _, clean in good
+            if clean.email in lead_ids
+            for n, (event_type, when) in enumerate(clean.events)
+        ]
+        for start in range(0, len(events), 1000):
+            batch = events[start : start + 1000]
+            results = _event_log_batch(items=batch, source="import", actor=csv_import.created_by, now=ctx.now)
+            for item, result in zip(batch, results, strict=True):
+                if isinstance(result, ValidationError):
+                    row_number = int(item["idempotency_key"].split("-")[2])
+                    rejects.append(
+                        ImportReject(
+                            csv_import=csv_import,
+                            row_number=row_number,
+                            reason=f"row imported, but event {item['type']} at {item['occurred_at']:%Y-%m-%d} "
+                            f"was not: {'; '.join(result.messages)}",
+                            raw="",
+                        )
+                    )
+        ImportReject.objects.bulk_create(rejects)
+        CsvImport.objects.filter(pk=csv_import.pk).update(
+            processed_rows=csv_import.processed_rows + len(chunk),
+            created_count=csv_import.created_count + created,
+            updated_count=csv_import.updated_count + updated,
+            rejected_count=csv_import.rejected_count + sum(1 for r in rejects if r.raw),
+            updated_at=timezone.now(),
+        )
+    csv_import.processed_rows += len(chunk)
+    csv_import.created_count += created
+    csv_import.updated_count += updated
+    csv_import.rejected_count += sum(1 for r in rejects if r.raw)
+
+
+def _apply(lead: Lead, clean: csv_rows.CleanRow) -> None:
+    for key, value in clean.fields.items():
+        setattr(lead, key, value)
+    if clean.fields.get("email_opt_in") and lead.consent_at is None:
+        lead.consent_at = timezone.now()
+    if clean.attributes:
+        lead.attributes = {**lead.attributes, **clean.attributes}
+    lead.updated_at = timezone.now()
+
+
+def _apply_outcome(csv_import: CsvImport, lead: Lead, clean: csv_rows.CleanRow) -> str:
+    """An existing lead whose row carries an outcome: fields and move in one savepoint, or neither."""
+    try:
+        with transaction.atomic():
+            _apply(lead, clean)
+            lead.save()
+            lead_services.lead_transition(
+                lead=lead,
+                to_stage=clean.outcome,
+                actor=csv_import.created_by,
+                reason=f"Imported from {csv_import.filename}",
+                lost_reason=clean.lost_reason,
+                now=clean.outcome_at,
+            )
+    except ValidationError as exc:
+        return f"outcome: {'; '.join(exc.messages)}"
+    return ""
+
+
+def _create_leads(csv_import: CsvImport, rows: list[csv_rows.CleanRow], now: datetime.datetime) -> list[Lead]:
+    if not rows:
+        return []
+    default_source_id = csv_import.default_source_id
+    leads = []
+    for clean in rows:
+        entered = clean.outcome_at if clean.outcome else (clean.created_on or now)
+        fields = clean.fields
+        if "source_id" not in fields and default_source_id:
+            fields["source_id"] = default_source_id
+        lead = Lead(
+            email=clean.email,
+            attributes=clean.attributes,
+            stage=clean.outcome or Stage.RAW,
+            stage_entered_at=entered,
+            lost_reason=clean.lost_reason if clean.outcome == Stage.LOST else "",
+            **fields,
+        )
+        if fields.get("email_opt_in"):
+            lead.consent_at = now
+        leads.append(lead)
+    Lead.objects.bulk_create(leads)
+    changes = []
+    actor_id = csv_import.created_by_id
+    reason = f"Imported from {csv_import.filename}"[:500]
+    for lead, clean in zip(leads, rows, strict=True):
+        born = clean.created_on or (clean.outcome_at if clean.outcome else now)
+        changes.append(
+            StageChange(
+                lead_id=lead.pk, from_stage="", to_stage=Stage.RAW, changed_at=born, actor_id=actor_id,
+                transition="create", reason=reason,
+            )
+        )  # fmt: skip
+        if clean.outcome and clean.outcome_at is not None:
+            changes.append(
+                StageChange(
+                    lead_id=lead.pk, from_stage=Stage.RAW, to_stage=clean.outcome, changed_at=clean.outcome_at,
+                    actor_id=actor_id, transition="import", reason=reason,
+                    time_in_previous_stage=max(clean.outcome_at - born, datetime.timedelta(0)),
+                )
+            )  # fmt: skip
+    StageChange.objects.bulk_create(changes)
+    return leads
+
+
+def csv_import_rejects_rows(*, csv_import: CsvImport) -> Iterator[list[str]]:
+    """The refused rows as CSV rows: line number, reason, then the original cells."""
+    yield ["row", "reason", *csv_import.headers]
+    for reject in csv_import.rejects.order_by("row_number", "id").iterator():
+        cells = next(csv.reader([reject.raw]), []) if reject.raw else []
+        yield [str(reject.row_number), reject.reason, *cells]

@@ -1,0 +1,338 @@
+"""Pure rules of the CSV import: column suggestions and the check of one row. No ORM here.
+
+A row becomes a ``CleanRow`` (what to write) or a reason why it cannot be imported.
+Blank cells never erase anything: they are simply not part of the row.
+"""
+
+import csv
+import datetime
+import io
+import re
+import zoneinfo
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import EmailValidator
+
+from leads.attributes import AttributeSpec, clean_attributes
+
+IGNORE = ""
+ATTRIBUTE_PREFIX = "attributes."
+EVENT_PREFIX = "event:"
+
+# Lead fields an import may fill, with how a cell is read.
+TEXT_FIELDS = (
+    "first_name", "last_name", "phone", "title", "company", "website", "industry", "country", "city",
+    "budget", "authority", "need", "timeline",
+)  # fmt: skip
+LEAD_TARGETS: dict[str, str] = {
+    "email": "E-mail",
+    "first_name": "First name",
+    "last_name": "Last name",
+    "phone": "Phone",
+    "title": "Job title",
+    "company": "Company",
+    "website": "Website",
+    "company_size": "Company size",
+    "industry": "Industry",
+    "country": "Country",
+    "city": "City",
+    "annual_revenue": "Annual revenue",
+    "timezone": "Time zone",
+    "email_opt_in": "E-mail opt-in (yes/no)",
+    "do_not_call": "Do not call (yes/no)",
+    "budget": "Budget",
+    "authority": "Authority",
+    "need": "Need",
+    "timeline": "Timeline",
+    "source": "Source (name)",
+    "campaign": "Campaign (name)",
+    "created_on": "Created on (date, historical)",
+    "outcome": "Outcome (won / lost)",
+    "outcome_at": "Outcome date",
+    "lost_reason": "Lost reason",
+}
+
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "email": ("email", "emailaddress", "mail", "workemail", "businessemail", "e_mail"),
+    "first_name": ("firstname", "first", "givenname", "forename", "vorname", "prenom"),
+    "last_name": ("lastname", "last", "surname", "familyname", "nachname", "nom"),
+    "phone": ("phone", "phonenumber", "telephone", "tel", "mobile", "mobilephone", "cell"),
+    "title": ("title", "jobtitle", "position", "role", "jobrole"),
+    "company": ("company", "companyname", "organization", "organisation", "account", "accountname", "employer"),
+    "website": ("website", "web", "url", "companywebsite", "domain", "companydomain"),
+    "company_size": ("companysize", "employees", "numberofemployees", "headcount", "size", "employeecount"),
+    "industry": ("industry", "sector", "vertical"),
+    "country": ("country", "countryname", "countrycode"),
+    "city": ("city", "town", "location"),
+    "annual_revenue": ("annualrevenue", "revenue", "arr", "turnover"),
+    "timezone": ("timezone", "tz", "timezonename"),
+    "email_opt_in": ("emailoptin", "optin", "marketingconsent", "consent", "subscribed", "newsletter"),
+    "do_not_call": ("donotcall", "dnc"),
+    "budget": ("budget",),
+    "authority": ("authority",),
+    "need": ("need", "needs", "notes", "requirements"),
+    "timeline": ("timeline", "timeframe"),
+    "source": ("source", "leadsource", "channel"),
+    "campaign": ("campaign", "campaignname"),
+    "created_on": ("createdon", "created", "createdat", "createddate", "datecreated"),
+    "outcome": ("outcome", "result", "status", "wonlost"),
+    "outcome_at": ("outcomeat", "outcomedate", "closedate", "closedat", "closedon", "dateclosed"),
+    "lost_reason": ("lostreason", "reasonlost", "lossreason"),
+}
+
+TRUE_WORDS = {"1", "true", "yes", "y", "x", "on"}
+FALSE_WORDS = {"0", "false", "no", "n", "off"}
+DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
+_email_validator = EmailValidator()
+_TIMEZONES: set[str] | None = None
+
+
+def _key(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def suggest_mapping(headers: list[str], attribute_keys: list[str], event_types: list[str]) -> dict[str, str]:
+    """Guess a target for each header: a lead field, a custom attribute, an event type, or ignore."""
+    by_synonym = {syn: target for target, syns in SYNONYMS.items() for syn in (_key(s) for s in syns)}
+    for target in LEAD_TARGETS:
+        by_synonym.setdefault(_key(target), target)
+    for key in attribute_keys:
+        by_synonym.setdefault(_key(key), ATTRIBUTE_PREFIX + key)
+    for event_type in event_types:
+        by_synonym.setdefault(_key(event_type), EVENT_PREFIX + event_type)
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for header in headers:
+        target = by_synonym.get(_key(header), IGNORE)
+        if target and target in used:
+            target = IGNORE
+        used.add(target)
+        mapping[header] = target
+    return mapping
+
+
+def check_mapping(
+    mapping: dict[str, str], headers: list[str], attribute_keys: list[str], event_types: list[str]
+) -> list[str]:
+    """What is wrong with a chosen mapping (empty when it is usable)."""
+    problems: list[str] = []
+    valid = set(LEAD_TARGETS) | {ATTRIBUTE_PREFIX + k for k in attribute_keys} | {EVENT_PREFIX + t for t in event_types}
+    seen: dict[str, str] = {}
+    for header in headers:
+        target = mapping.get(header, IGNORE)
+        if target == IGNORE:
+            continue
+        if target not in valid:
+            problems.append(f"Column '{header}': '{target}' is not something an import can fill.")
+        elif target in seen and not target.startswith(EVENT_PREFIX):
+            problems.append(f"Columns '{seen[target]}' and '{header}' both fill {target}; choose one.")
+        seen.setdefault(target, header)
+    unknown = sorted(set(mapping) - set(headers))
+    if unknown:
+        problems.append(f"No such column in the file: {', '.join(unknown)}.")
+    if "email" not in seen:
+        problems.append("Choose the column that holds the e-mail address: leads are matched by e-mail.")
+    if "outcome_at" in seen and "outcome" not in seen:
+        problems.append("An outcome date needs an outcome column (won / lost).")
+    return problems
+
+
+@dataclass
+class RowContext:
+    """What a row is checked against, loaded once per import."""
+
+    max_lengths: dict[str, int]
+    sources: dict[str, int]  # lower-case name -> id
+    campaigns: dict[str, int]
+    attribute_specs: dict[str, AttributeSpec]
+    lost_reasons: dict[str, str]  # lower-case key or label -> key
+    now: datetime.datetime
+    tz: datetime.tzinfo = datetime.UTC
+
+
+@dataclass
+class CleanRow:
+    email: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    created_on: datetime.datetime | None = None
+    outcome: str = ""
+    outcome_at: datetime.datetime | None = None
+    lost_reason: str = ""
+    events: list[tuple[str, datetime.datetime]] = field(default_factory=list)
+
+
+def parse_when(text: str, tz: datetime.tzinfo) -> datetime.datetime:
+    text = text.strip()
+    try:
+        value = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        value = None
+        for fmt in DATE_FORMATS:
+            try:
+                value = datetime.datetime.strptime(text, fmt)  # noqa: DTZ007 - made aware just below
+                break
+            except ValueError:
+                continue
+        if value is None:
+            raise ValueError("is not a date (use YYYY-MM-DD or YYYY-MM-DD HH:MM)") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value
+
+
+def _timezones() -> set[str]:
+    global _TIMEZONES
+    if _TIMEZONES is None:
+        _TIMEZONES = zoneinfo.available_timezones()
+    return _TIMEZONES
+
+
+def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
+    """Check one row (target -> cell text); return what to write, or the reasons it is refused."""
+    errors: list[str] = []
+    email = (cells.get("email") or "").strip().lower()
+    if not email:
+        return "email: missing"
+    try:
+        _email_validator(email)
+    except ValidationError:
+        return f"email: '{email[:80]}' is not a valid e-mail address"
+    if len(email) > 254:
+        return "email: longer than 254 characters"
+    row = CleanRow(email=email)
+    raw_attributes: dict[str, str] = {}
+    for target, raw in cells.items():
+        text = raw.strip()
+        if not text or target == "email":
+            continue
+        if target in TEXT_FIELDS:
+            limit = ctx.max_lengths.get(target)
+            if limit and len(text) > limit:
+                errors.append(f"{target}: longer than {limit} characters")
+            else:
+                row.fields[target] = text
+        elif target == "company_size":
+            cleaned = text.replace(",", "").replace(" ", "")
+            if not cleaned.isdigit():
+                errors.append(f"company_size: '{text[:40]}' is not a whole number")
+            else:
+                row.fields[target] = int(cleaned)
+        elif target == "annual_revenue":
+            try:
+                amount = Decimal(text.replace(",", "").replace(" ", "").lstrip("$€£"))
+            except InvalidOperation:
+                errors.append(f"annual_revenue: '{text[:40]}' is not an amount")
+                continue
+            if not amount.is_finite() or amount < 0 or amount >= Decimal("1e14"):
+                errors.append(f"annual_revenue: '{text[:40]}' is out of range")
+            else:
+                row.fields[target] = amount.quantize(Decimal("0.01"))
+        elif target in ("email_opt_in", "do_not_call"):
+            lowered = text.lower()
+            if lowered in TRUE_WORDS:
+                row.fields[target] = True
+            elif lowered in FALSE_WORDS:
+                row.fields[target] = False
+            else:
+                errors.append(f"{target}: '{text[:40]}' is not yes or no")
+        elif target == "timezone":
+            if text not in _timezones():
+                errors.append(f"timezone: '{text[:60]}' is not a time zone name such as Europe/Berlin")
+            else:
+                row.fields[target] = text
+        elif target in ("source", "campaign"):
+            table = ctx.sources if target == "source" else ctx.campaigns
+            found = table.get(text.lower())
+            if found is None:
+                errors.append(f"{target}: no {target} named '{text[:60]}' (add it in the admin first)")
+            else:
+                row.fields[f"{target}_id"] = found
+        elif target == "created_on":
+            try:
+                row.created_on = parse_when(text, ctx.tz)
+            except ValueError as exc:
+                errors.append(f"created_on: '{text[:40]}' {exc}")
+        elif target == "outcome":
+            lowered = text.lower()
+            if lowered in ("won", "customer", "closed won"):
+                row.outcome = "won"
+            elif lowered in ("lost", "closed lost"):
+                row.outcome = "lost"
+            else:
+                errors.append(f"outcome: '{text[:40]}' is neither won nor lost")
+        elif target == "outcome_at":
+            try:
+                row.outcome_at = parse_when(text, ctx.tz)
+            except ValueError as exc:
+                errors.append(f"outcome_at: '{text[:40]}' {exc}")
+        elif target == "lost_reason":
+            reason = ctx.lost_reasons.get(text.lower())
+            if reason is None:
+                errors.append(
+                    f"lost_reason: '{text[:40]}' is not one of {', '.join(sorted(set(ctx.lost_reasons.values())))}"
+                )
+            else:
+                row.lost_reason = reason
+        elif target.startswith(ATTRIBUTE_PREFIX):
+            raw_attributes[target[len(ATTRIBUTE_PREFIX) :]] = text
+        elif target.startswith(EVENT_PREFIX):
+            event_type = target[len(EVENT_PREFIX) :]
+            for part in re.split(r"[;|]", text):
+                if not part.strip():
+                    continue
+                try:
+                    when = parse_when(part, ctx.tz)
+                except ValueError as exc:
+                    errors.append(f"{event_type}: '{part.strip()[:40]}' {exc}")
+                    continue
+                if when > ctx.now:
+                    errors.append(f"{event_type}: {part.strip()} is in the future")
+                else:
+                    row.events.append((event_type, when))
+    if raw_attributes:
+        specs = [ctx.attribute_specs[k] for k in raw_attributes if k in ctx.attribute_specs]
+        row.attributes, attribute_errors = clean_attributes(raw_attributes, specs)
+        errors.extend(f"{key}: {message}" for key, message in attribute_errors.items() if key in raw_attributes)
+    if row.outcome and row.outcome_at is None:
+        row.outcome_at = row.created_on or ctx.now
+    if row.outcome_at is not None and not row.outcome:
+        errors.append("outcome_at: a date without an outcome (won / lost)")
+    if row.outcome_at is not None and row.outcome_at > ctx.now:
+        errors.append("outcome_at: is in the future")
+    if row.created_on is not None and row.created_on > ctx.now:
+        errors.append("created_on: is in the future")
+    if row.created_on and row.outcome_at and row.outcome_at < row.created_on:
+        errors.append("outcome_at: is before created_on")
+    if row.lost_reason and row.outcome != "lost":
+        errors.append("lost_reason: only for a lost outcome")
+    if row.outcome == "lost" and not row.lost_reason:
+        row.lost_reason = "other"
+    if errors:
+        return "; ".join(errors)
+    return row
+
+
+def read_csv_text(raw: bytes) -> str:
+    """Decode an uploaded file: UTF-8 (with or without BOM), else Windows-1252 as spreadsheets write it."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def sniff_delimiter(text: str) -> str:
+    """The delimiter of the header line: comma, semicolon, tab or pipe, whichever it holds most."""
+    header = text.split("\n", 1)[0]
+    counts = {d: header.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def row_as_csv_line(values: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(values)
+    return out.getvalue()

@@ -1,0 +1,193 @@
+"""Reads of the intake app, with the same visibility rules as the lead pages."""
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+from django.forms.models import model_to_dict
+from django.http import Http404
+
+from intake.export import safe_cell
+from intake.models import CsvImport, FormSubmission, MergeRecord
+from leads.models import Lead
+from leads.selectors import LeadFilters, lead_filter, lead_visible_to, sees_all_leads
+
+User = AbstractBaseUser | AnonymousUser
+
+EXPORT_COLUMNS = [
+    ("id", "id"), ("email", "email"), ("first_name", "first_name"), ("last_name", "last_name"),
+    ("company", "company"), ("title", "title"), ("phone", "phone"), ("website", "website"),
+    ("company_size", "company_size"), ("industry", "industry"), ("country", "country"), ("city", "city"),
+    ("stage", "stage"), ("temperature", "temperature"), ("score", "score"), ("fit_score", "fit_score"),
+    ("engagement_score", "engagement_score"), ("source", "source__name"), ("campaign", "campaign__name"),
+    ("owner", "owner__username"), ("email_opt_in", "email_opt_in"), ("unsubscribed", "unsubscribed"),
+    ("do_not_call", "do_not_call"), ("created_at", "created_at"), ("stage_entered_at", "stage_entered_at"),
+    ("last_engaged_at", "last_engaged_at"), ("first_touched_at", "first_touched_at"),
+]  # fmt: skip
+
+
+# --- imports -------------------------------------------------------------------------------
+
+
+def csv_imports_for_user(*, user: User, limit: int = 20) -> list[CsvImport]:
+    imports = CsvImport.objects.select_related("created_by")
+    if not sees_all_leads(user):
+        imports = imports.filter(created_by_id=user.pk)
+    return list(imports.defer("content")[:limit])
+
+
+def csv_import_get_for_user(*, user: User, import_id: Any) -> CsvImport:
+    """An import its creator (or someone who sees every lead) may look at; 404 otherwise."""
+    if not user.is_authenticated or not user.has_perm("intake.import_leads"):
+        raise Http404("No such import.")
+    try:
+        csv_import = CsvImport.objects.select_related("created_by").get(pk=int(import_id))
+    except (CsvImport.DoesNotExist, TypeError, ValueError):
+        raise Http404("No such import.") from None
+    if csv_import.created_by_id != user.pk and not sees_all_leads(user):
+        raise Http404("No such import.")
+    return csv_import
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def lead_export_rows(*, user: User, filters: LeadFilters) -> Iterator[list[str]]:
+    """The user's filtered leads as CSV rows (header first), formula cells neutralised; streams."""
+    yield [name for name, _ in EXPORT_COLUMNS]
+    paths = [path for _, path in EXPORT_COLUMNS]
+    leads = lead_filter(user=user, filters=filters).order_by("id").values_list(*paths)
+    for values in leads.iterator(chunk_size=2000):
+        yield [safe_cell(v.isoformat() if hasattr(v, "isoformat") else v) for v in values]
+
+
+# --- duplicates ----------------------------------------------------------------------------
+
+GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
+FREE_MAIL_DOMAINS = GMAIL_DOMAINS | {
+    "yahoo.com", "hotmail.com", "outlook.com", "live.com", "icloud.com", "me.com", "aol.com", "gmx.de", "gmx.net",
+    "web.de", "proton.me", "protonmail.com", "mail.com", "yandex.ru",
+}  # fmt: skip
+
+
+def canonical_email(email: str) -> str:
+    """The address a mailbox really is: lower case, no +tag; Gmail also ignores dots."""
+    local, _, domain = (email or "").strip().lower().partition("@")
+    local = local.split("+", 1)[0]
+    if domain in GMAIL_DOMAINS:
+        local = local.replace(".", "")
+        domain = "gmail.com"
+    return f"{local}@{domain}"
+
+
+def phone_digits(phone: str) -> str:
+    digits = re.sub(r"\D", "", phone or "")
+    # Compare the last 9 digits so +49 30 1234567 and 030 1234567 meet; short numbers are not compared.
+    return digits[-9:] if len(digits) >= 7 else ""
+
+
+def company_domain(lead_email: str, website: str) -> str:
+    site = re.sub(r"^https?://", "", (website or "").strip().lower()).split("/", 1)[0].removeprefix("www.")
+    if site:
+        return site
+    domain = (lead_email or "").rpartition("@")[2].lower()
+    return "" if domain in FREE_MAIL_DOMAINS else domain
+
+
+@dataclass
+class DuplicateGroup:
+    reason: str  # "same mailbox", "same phone", "same name and company"
+    key: str
+    leads: list[Lead]
+
+
+def lead_duplicate_groups(*, user: User, limit: int = 50) -> list[DuplicateGroup]:
+    """Likely duplicates among the leads the user can see, by mailbox, phone, and name + company domain.
+
+    Reads only the columns it compares, in one query, so it stays cheap for tens of thousands of leads.
+    """
+    rows = lead_visible_to(user).values_list("id", "email", "phone", "first_name", "last_name", "website")
+    buckets: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for lead_id, email, phone, first, last, website in rows.iterator(chunk_size=5000):
+        buckets[("same mailbox", canonical_email(email))].add(lead_id)
+        digits = phone_digits(phone)
+        if digits:
+            buckets[("same phone", digits)].add(lead_id)
+        name = f"{first} {last}".strip().lower()
+        domain = company_domain(email, website)
+        if name and domain:
+            buckets[("same name and company", f"{name} @ {domain}")].add(lead_id)
+    groups = [(reason, key, sorted(ids)) for (reason, key), ids in buckets.items() if len(ids) > 1]
+    seen: set[tuple[int, ...]] = set()
+    unique = []
+    for reason, key, ids in sorted(groups, key=lambda g: (g[2][0], g[0])):
+        if tuple(ids) in seen:
+            continue
+        seen.add(tuple(ids))
+        unique.append((reason, key, ids))
+        if len(unique) >= limit:
+            break
+    by_id = Lead.objects.select_related("owner", "source").in_bulk([i for _, _, ids in unique for i in ids])
+    return [DuplicateGroup(reason, key, [by_id[i] for i in ids if i in by_id]) for reason, key, ids in unique]
+
+
+def merge_records(*, user: User, limit: int = 20) -> list[MergeRecord]:
+    return list(
+        MergeRecord.objects.filter(survivor__in=lead_visible_to(user)).select_related("survivor", "actor")[:limit]
+    )
+
+
+# --- data requests -------------------------------------------------------------------------
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, dict | list | str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _rows_of(queryset: QuerySet, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    return [
+        {key: _plain(value) for key, value in model_to_dict(obj).items() if key not in exclude}
+        | {"created_at": _plain(getattr(obj, "created_at", None))}
+        for obj in queryset
+    ]
+
+
+def lead_data_export(*, user: User, lead_id: Any) -> dict[str, Any]:
+    """Everything stored about one lead, as JSON-ready data (a subject-access request)."""
+    from django.apps import apps
+
+    from leads.selectors import lead_get_for_user
+
+    lead = lead_get_for_user(user=user, lead_id=lead_id)
+    data: dict[str, Any] = {
+        "lead": {key: _plain(value) for key, value in model_to_dict(lead).items()}
+        | {
+            "created_at": _plain(lead.created_at),
+            "updated_at": _plain(lead.updated_at),
+            "owner": lead.owner.get_username() if lead.owner else None,
+            "source": str(lead.source) if lead.source else None,
+            "campaign": str(lead.campaign) if lead.campaign else None,
+        },
+        "activities": _rows_of(lead.activities.order_by("occurred_at", "id")),
+        "stage_changes": _rows_of(lead.stage_changes.order_by("changed_at", "id")),
+        "form_submissions": _rows_of(FormSubmission.objects.filter(lead=lead).order_by("submitted_at")),
+    }
+    # Apps above leads keep their own rows about the lead; include every model with a lead link.
+    for model in apps.get_models():
+        if model._meta.app_label in ("leads", "intake") or model is Lead:
+            continue
+        lead_fields = [
+            f.name for f in model._meta.concrete_fields if getattr(f, "related_model", None) is Lead and f.many_to_one
+        ]
+        for name in lead_fields:
+            key = f"{model._meta.app_label}.{model._meta.model_name}"
+            data.setdefault(key, []).extend(_rows_of(model._default_manager.filter(**{name: lead}).order_by("pk")))
+    return data

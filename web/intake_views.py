@@ -1,0 +1,231 @@
+"""Pages of the intake app: public capture forms, CSV import, export, duplicates and merge, data requests.
+
+Thin views: they read through selectors, write through ``intake`` services.
+"""
+
+import json
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt
+
+from intake import capture
+from intake.models import CaptureForm
+from intake.services import capture_form_specs, capture_form_submit
+
+TOKEN_SALT = "intake.capture-form"  # noqa: S105 - a signing namespace
+TOKEN_MAX_AGE = 24 * 3600
+
+
+def _setting(name: str, default: Any) -> Any:
+    return getattr(settings, name, default)
+
+
+# ---------------------------------------------------------------- capture forms
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def _rate_limited(request: HttpRequest) -> bool:
+    """Fixed-window counter per client address in the shared cache (Redis when REDIS_URL is set)."""
+    limit, window = _setting("INTAKE_RATE_LIMIT", (10, 60))
+    bucket = int(time.time() // window)
+    key = f"intake:capture:{_client_ip(request)}:{bucket}"
+    cache.add(key, 0, timeout=window + 5)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=window + 5)
+        count = 1
+    return count > limit
+
+
+def _make_token(now: float | None = None) -> str:
+    return signing.dumps({"t": now if now is not None else time.time()}, salt=TOKEN_SALT, compress=False)
+
+
+def _token_problem(token: Any, form: CaptureForm) -> str | None:
+    """Why a render token is refused (time trap), or None when it is good."""
+    if not isinstance(token, str) or not token:
+        return "The form expired. Please submit it again."
+    try:
+        rendered_at = float(signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)["t"])
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return "The form expired. Please submit it again."
+    if time.time() - rendered_at < form.min_fill_seconds:
+        return "That was quicker than a person can type. Please check the form and submit it again."
+    return None
+
+
+def _too_large(request: HttpRequest) -> bool:
+    cap = _setting("INTAKE_MAX_BODY_BYTES", 16 * 1024)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return True
+    return length > cap
+
+
+def _is_json(request: HttpRequest) -> bool:
+    return request.content_type == "application/json"
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return _is_json(request) or request.GET.get("format") == "json"
+
+
+def _json(body: dict[str, Any], status: int = 200) -> JsonResponse:
+    response = JsonResponse(body, status=status)
+    # The JSON variant is meant to be posted from other sites' scripts.
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Access-Control-Allow-Headers"] = "Content-Type"
+    response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    return response
+
+
+def _field_rows(specs: list[capture.FieldSpec], values: dict[str, Any], errors: dict[str, Any]) -> list[dict]:
+    rows = []
+    for spec in specs:
+        value = values.get(spec.html_name, "")
+        rows.append(
+            {
+                "spec": spec,
+                "value": value,
+                "checked": spec.input_type == "checkbox" and capture.is_truthy(value or ""),
+                "errors": errors.get(spec.key, []),
+            }
+        )
+    return rows
+
+
+def _error_lists(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {key: [str(m) for e in errs for m in e.messages] for key, errs in exc.error_dict.items()}
+    return {"__all__": list(exc.messages)}
+
+
+def _capture(request: HttpRequest, slug: str, template: str) -> HttpResponse:
+    form = CaptureForm.objects.select_related("source", "campaign").filter(slug=slug, is_active=True).first()
+    if form is None:
+        raise Http404("No such form.")
+    if request.method == "OPTIONS":
+        return _json({}, status=204) if _wants_json(request) else HttpResponse(status=204)
+    try:
+        specs = capture_form_specs(form=form)
+    except ValidationError:
+        raise Http404("This form is not available.") from None
+    if request.method == "GET":
+        if _wants_json(request):
+            return _json(
+                {
+                    "slug": form.slug,
+                    "title": form.title or form.name,
+                    "fields": [
+                        {"name": s.html_name, "label": s.label, "type": s.input_type, "required": s.required}
+                        for s in specs
+                    ],
+                    "consent_text": form.consent_text,
+                    "token": _make_token(),
+                    "token_field": capture.TOKEN_FIELD,
+                    "honeypot_field": capture.HONEYPOT_FIELD,
+                }
+            )
+        tracking = capture.tracking_from(request.GET.dict(), referrer=request.headers.get("referer", ""))
+        return _render_form(request, form, template, specs, values={}, errors={}, tracking=tracking)
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "GET, POST, OPTIONS"})
+    as_json = _is_json(request)
+    if _too_large(request):
+        body = {"detail": "The submission is too large."}
+        return _json(body, status=413) if as_json else HttpResponse(body["detail"], status=413)
+    if _rate_limited(request):
+        body = {"detail": "Too many submissions from your address. Please try again in a minute."}
+        return _json(body, status=429) if as_json else HttpResponse(body["detail"], status=429)
+    if as_json:
+        try:
+            values = json.loads(request.body or b"{}")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return _json({"detail": "The body is not valid JSON."}, status=400)
+        if not isinstance(values, dict):
+            return _json({"detail": "Send one JSON object with the form's fields."}, status=400)
+    else:
+        values = request.POST.dict()
+    tracking_input = values.get("utm") if isinstance(values.get("utm"), dict) else values
+    tracking = capture.tracking_from(
+        {k: v for k, v in tracking_input.items() if isinstance(v, str)},
+        referrer=request.headers.get("referer", ""),
+        landing_page=values.get("landing_page", "") if isinstance(values.get("landing_page"), str) else "",
+    )
+    if values.get(capture.HONEYPOT_FIELD):
+        # A bot filled the hidden field: look successful, keep nothing.
+        return _success(request, form, as_json, template, created=False)
+    problem = _token_problem(values.get(capture.TOKEN_FIELD), form)
+    if problem:
+        if as_json:
+            return _json({"detail": problem, "errors": {capture.TOKEN_FIELD: [problem]}}, status=400)
+        return _render_form(
+            request, form, template, specs, values=values, errors={"__all__": [problem]}, tracking=tracking, status=400
+        )
+    try:
+        result = capture_form_submit(form=form, values=values, tracking=tracking)
+    except ValidationError as exc:
+        errors = _error_lists(exc)
+        if as_json:
+            return _json({"detail": "Please correct the fields named in errors.", "errors": errors}, status=400)
+        return _render_form(request, form, template, specs, values=values, errors=errors, tracking=tracking, status=400)
+    return _success(request, form, as_json, template, created=result.created)
+
+
+def _success(request: HttpRequest, form: CaptureForm, as_json: bool, template: str, *, created: bool) -> HttpResponse:
+    if as_json:
+        return _json({"ok": True, "message": form.thank_you_message, "redirect_url": form.redirect_url or None}, 201)
+    if form.redirect_url:
+        return HttpResponseRedirect(form.redirect_url)
+    return render(request, template, {"form": form, "done": True, "embed": template.endswith("embed.html")})
+
+
+def _render_form(
+    request: HttpRequest,
+    form: CaptureForm,
+    template: str,
+    specs: list[capture.FieldSpec],
+    *,
+    values: dict[str, Any],
+    errors: dict[str, list[str]],
+    tracking: dict[str, str],
+    status: int = 200,
+) -> HttpResponse:
+    context = {
+        "form": form,
+        "rows": _field_rows(specs, values, errors),
+        "form_errors": errors.get("__all__", []),
+        "has_errors": bool(errors),
+        "tracking": tracking,
+        "token": _make_token(),
+        "token_field": capture.TOKEN_FIELD,
+        "honeypot_field": capture.HONEYPOT_FIELD,
+        "embed": template.endswith("embed.html"),
+    }
+    return render(request, template, context, status=status)
+
+
+# Anonymous public forms carry no session to protect; the signed render token stands in for CSRF,
+# and an embedded form on another site could not send our CSRF cookie anyway.
+@csrf_exempt
+def capture_form_page(request: HttpRequest, slug: str) -> HttpResponse:
+    return _capture(request, slug, "intake/form_page.html")
+
+
+@csrf_exempt
+@xframe_options_exempt
+def capture_form_embed(request: HttpRequest, slug: str) -> HttpResponse:
+    return _capture(request, slug, "intake/form_embed.html")
