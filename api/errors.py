@@ -1,0 +1,43 @@
+"""How domain errors become HTTP answers, the same for every endpoint.
+
+- a service's ``ValidationError`` -> 400 with its field errors (``{"field": ["message", ...]}``);
+- ``DuplicateLeadError`` -> 409 ``{"detail", "lead_id"}``;
+- a body over ``API_MAX_BODY_BYTES`` -> 413.
+"""
+
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from core.errors import DuplicateLeadError
+
+
+class RequestTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "request_too_large"
+
+
+def field_errors(error: DjangoValidationError) -> dict[str, list[str]]:
+    """A service's ValidationError as ``{"field": ["message", ...]}`` (``detail`` when not per field)."""
+    if hasattr(error, "error_dict"):
+        return {field: [str(message) for message in messages] for field, messages in error.message_dict.items()}
+    return {"detail": [str(message) for message in error.messages]}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DuplicateLeadError):
+        return Response(
+            {"detail": "A lead with this e-mail already exists.", "lead_id": exc.lead_id},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, DjangoValidationError):
+        return Response(field_errors(exc), status=status.HTTP_400_BAD_REQUEST)
+    if isinstance(exc, RequestDataTooBig):
+        exc = RequestTooLarge()
+    return exception_handler(exc, context)

@@ -1,0 +1,308 @@
+"""Request and response shapes of the API.
+
+Input serializers only check types and sizes; the business rules live in the services,
+whose field errors come back as 400. Output serializers are read-only views of records.
+"""
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from leads.models import Campaign, Lead, LeadSource, LostReason, Stage, Temperature
+from leads.services import UTM_KEYS
+
+User = get_user_model()
+
+_MAX_POSITIVE_INT = 2_147_483_647
+
+
+def _max_length(field: str) -> int:
+    return Lead._meta.get_field(field).max_length  # type: ignore[return-value]
+
+
+def contains_nul(value: Any) -> bool:
+    """True when a NUL character hides anywhere in a JSON value (PostgreSQL cannot store it)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
+
+
+class JsonObjectField(serializers.DictField):
+    """A JSON object of any values, refused when it carries NUL characters."""
+
+    def to_internal_value(self, data: Any) -> dict:
+        value = super().to_internal_value(data)
+        if contains_nul(value):
+            raise serializers.ValidationError("Null characters are not allowed.")
+        return value
+
+
+# ---- leads -----------------------------------------------------------------------------
+
+
+class UtmSerializer(serializers.Serializer):
+    first_touch = serializers.DictField(child=serializers.CharField())
+    last_touch = serializers.DictField(child=serializers.CharField())
+
+
+class LeadSerializer(serializers.ModelSerializer):
+    """A lead as the API answers it. Every field here is read-only; see the input serializers."""
+
+    source = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    campaign = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    utm = serializers.SerializerMethodField()
+    stage = serializers.ChoiceField(choices=Stage.values, read_only=True)
+    temperature = serializers.ChoiceField(choices=Temperature.values, read_only=True)
+    lost_reason = serializers.CharField(read_only=True)
+    attributes = serializers.DictField(read_only=True)
+
+    class Meta:
+        model = Lead
+        fields = [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "company",
+            "title",
+            "phone",
+            "website",
+            "company_size",
+            "industry",
+            "country",
+            "city",
+            "annual_revenue",
+            "timezone",
+            "source",
+            "campaign",
+            "owner",
+            "stage",
+            "lost_reason",
+            "temperature",
+            "score",
+            "fit_score",
+            "engagement_score",
+            "created_at",
+            "updated_at",
+            "stage_entered_at",
+            "last_engaged_at",
+            "first_touched_at",
+            "utm",
+            "attributes",
+            "email_opt_in",
+            "unsubscribed",
+            "do_not_call",
+            "budget",
+            "authority",
+            "need",
+            "timeline",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(UtmSerializer)
+    def get_utm(self, lead: Lead) -> dict[str, dict[str, str]]:
+        return {"first_touch": lead.first_touch_utm or {}, "last_touch": lead.last_touch_utm or {}}
+
+
+class LeadUpdateSerializer(serializers.Serializer):
+    """Fields a person may change; ``owner`` only with the ``leads.assign_lead`` permission."""
+
+    email = serializers.EmailField(max_length=254)
+    first_name = serializers.CharField(max_length=_max_length("first_name"), allow_blank=True)
+    last_name = serializers.CharField(max_length=_max_length("last_name"), allow_blank=True)
+    phone = serializers.CharField(max_length=_max_length("phone"), allow_blank=True)
+    title = serializers.CharField(max_length=_max_length("title"), allow_blank=True)
+    company = serializers.CharField(max_length=_max_length("company"), allow_blank=True)
+    website = serializers.CharField(max_length=_max_length("website"), allow_blank=True)
+    company_size = serializers.IntegerField(min_value=0, max_value=_MAX_POSITIVE_INT, allow_null=True)
+    industry = serializers.CharField(max_length=_max_length("industry"), allow_blank=True)
+    country = serializers.CharField(max_length=_max_length("country"), allow_blank=True)
+    city = serializers.CharField(max_length=_max_length("city"), allow_blank=True)
+    annual_revenue = serializers.DecimalField(max_digits=16, decimal_places=2, min_value=0, allow_null=True)
+    timezone = serializers.CharField(max_length=_max_length("timezone"), allow_blank=True)
+    source = serializers.SlugRelatedField(slug_field="name", queryset=LeadSource.objects.all(), allow_null=True)
+    campaign = serializers.SlugRelatedField(slug_field="name", queryset=Campaign.objects.all(), allow_null=True)
+    owner = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.filter(is_active=True), allow_null=True
+    )
+    attributes = JsonObjectField()
+    email_opt_in = serializers.BooleanField()
+    do_not_call = serializers.BooleanField()
+    budget = serializers.CharField(max_length=_max_length("budget"), allow_blank=True)
+    authority = serializers.CharField(max_length=_max_length("authority"), allow_blank=True)
+    need = serializers.CharField(max_length=5000, allow_blank=True)
+    timeline = serializers.CharField(max_length=_max_length("timeline"), allow_blank=True)
+
+
+class LeadCreateSerializer(LeadUpdateSerializer):
+    """A new lead: ``email`` is required; ``utm`` sets both first and last touch."""
+
+    utm = serializers.DictField(child=serializers.CharField(max_length=500, allow_blank=True))
+
+    def validate_utm(self, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(UTM_KEYS))
+        if unknown:
+            raise serializers.ValidationError(f"Unknown keys: {', '.join(unknown)}. Known: {', '.join(UTM_KEYS)}.")
+        return value
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name, field in fields.items():
+            field.required = name == "email"
+        return fields
+
+
+class LeadPatchSerializer(LeadUpdateSerializer):
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for field in fields.values():
+            field.required = False
+        return fields
+
+
+class TransitionSerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=Stage.values)
+    reason = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+    lost_reason = serializers.ChoiceField(
+        choices=LostReason.values, required=False, default="", allow_blank=True, help_text="Needed to mark a lead lost."
+    )
+
+
+# ---- list filters ------------------------------------------------------------------------
+
+ORDERINGS = {
+    "-score": ("score", True),
+    "score": ("score", False),
+    "-created_at": ("created_at", True),
+    "created_at": ("created_at", False),
+    "-last_engaged_at": ("last_engaged_at", True),
+    "last_engaged_at": ("last_engaged_at", False),
+}
+
+
+class LeadListQuerySerializer(serializers.Serializer):
+    stage = serializers.ChoiceField(choices=Stage.values, required=False)
+    temperature = serializers.ChoiceField(choices=Temperature.values, required=False)
+    owner = serializers.CharField(
+        required=False, max_length=150, help_text='A username, a user id, "me" or "none" (the unassigned pool).'
+    )
+    source = serializers.CharField(required=False, max_length=100, help_text="A source name or id.")
+    q = serializers.CharField(required=False, max_length=200, help_text="Searches e-mail, name and company.")
+    min_score = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False, default="-score")
+    cursor = serializers.CharField(required=False, max_length=500)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
+
+
+class LeadPageSerializer(serializers.Serializer):
+    results = LeadSerializer(many=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page's URL, or null on the last page.")
+
+
+# ---- score, timeline, events ------------------------------------------------------------
+
+
+class ContributionSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    points = serializers.FloatField()
+
+
+class ScoreSerializer(serializers.Serializer):
+    score = serializers.IntegerField()
+    fit_score = serializers.FloatField()
+    engagement_score = serializers.FloatField()
+    temperature = serializers.ChoiceField(choices=Temperature.values)
+    model_version = serializers.CharField(allow_null=True)
+    contributions = serializers.ListField(child=serializers.DictField())
+
+
+class TimelineEntrySerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["event", "activity", "stage_change", "score_change", "message"])
+    at = serializers.DateTimeField()
+    id = serializers.IntegerField()
+
+
+class TimelineSerializer(serializers.Serializer):
+    results = serializers.ListField(child=serializers.DictField())
+
+
+class TimelineQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+
+
+class EventInSerializer(serializers.Serializer):
+    """One engagement event. Give ``lead_id`` or ``email`` (an unknown e-mail creates a raw lead)."""
+
+    lead_id = serializers.IntegerField(required=False, min_value=1)
+    email = serializers.EmailField(required=False, max_length=254)
+    type = serializers.CharField(max_length=50)
+    occurred_at = serializers.DateTimeField(required=False)
+    properties = JsonObjectField(required=False)
+    idempotency_key = serializers.CharField(required=False, max_length=200)
+
+
+class EventOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True)
+    lead_id = serializers.IntegerField()
+    duplicate = serializers.BooleanField()
+    score = serializers.IntegerField()
+    temperature = serializers.ChoiceField(choices=Temperature.values)
+    stage = serializers.ChoiceField(choices=Stage.values)
+
+
+class EventErrorSerializer(serializers.Serializer):
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class EventTypeSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    category = serializers.CharField()
+
+
+# ---- reports -----------------------------------------------------------------------------
+
+
+class FunnelQuerySerializer(serializers.Serializer):
+    start = serializers.DateField(required=False, help_text="First day (inclusive) of lead creation.")
+    end = serializers.DateField(required=False, help_text="Last day (inclusive) of lead creation.")
+    group_by = serializers.ChoiceField(choices=["source", "campaign", "owner"], required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("start") and attrs.get("end") and attrs["end"] < attrs["start"]:
+            raise serializers.ValidationError({"end": ["The end comes before the start."]})
+        return attrs
+
+
+class FunnelRowSerializer(serializers.Serializer):
+    group = serializers.CharField(allow_null=True)
+    counts = serializers.DictField(child=serializers.IntegerField())
+    rates = serializers.DictField(child=serializers.FloatField(allow_null=True))
+
+
+class FunnelSerializer(serializers.Serializer):
+    start = serializers.DateField(allow_null=True)
+    end = serializers.DateField(allow_null=True)
+    group_by = serializers.CharField(allow_null=True)
+    stages = serializers.ListField(child=serializers.CharField())
+    rows = FunnelRowSerializer(many=True)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class DuplicateSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    lead_id = serializers.IntegerField()
+
+
+FIELD_ERRORS = OpenApiTypes.OBJECT

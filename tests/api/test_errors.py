@@ -1,0 +1,97 @@
+import json
+
+import pytest
+from django.core.cache import cache
+from django.test import override_settings
+from rest_framework.settings import api_settings
+from rest_framework.test import APIClient
+
+from leads.models import Lead
+from tests.api.clients import token_client
+from tests.factories import LeadFactory, rep
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/api/v1/leads/"
+
+
+@pytest.mark.parametrize("header", [None, "Token not-a-real-key", "Bearer abc", "Token"])
+def test_missing_or_bad_token_answers_401(header):
+    LeadFactory(owner=None)
+    client = APIClient()
+    if header:
+        client.credentials(HTTP_AUTHORIZATION=header)
+
+    listed = client.get(LIST)
+    created = client.post(LIST, {"email": "a@example.com"}, format="json")
+
+    assert listed.status_code == 401
+    assert created.status_code == 401
+    assert listed["WWW-Authenticate"] == "Token"
+    assert Lead.objects.count() == 1
+
+
+def test_a_token_of_an_inactive_user_answers_401():
+    user = rep()
+    client = token_client(user)
+    user.is_active = False
+    user.save()
+
+    assert client.get(LIST).status_code == 401
+
+
+def test_malformed_json_answers_400():
+    response = token_client(rep()).generic("POST", LIST, '{"email": "a@example.com",', content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("JSON parse error")
+    assert Lead.objects.count() == 0
+
+
+def test_a_form_encoded_body_answers_415():
+    response = token_client(rep()).post(LIST, {"email": "a@example.com"})
+
+    assert response.status_code == 415
+    assert Lead.objects.count() == 0
+
+
+@override_settings(API_MAX_BODY_BYTES=1000)
+def test_an_oversized_body_answers_413_and_writes_nothing():
+    body = json.dumps({"email": "a@example.com", "need": "x" * 2000})
+
+    response = token_client(rep()).generic("POST", LIST, body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is too large."}
+    assert Lead.objects.count() == 0
+
+
+def test_a_body_over_djangos_own_limit_answers_413(settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 100
+    body = json.dumps({"email": "a@example.com", "need": "x" * 200})
+
+    response = token_client(rep()).generic("POST", LIST, body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert Lead.objects.count() == 0
+
+
+def test_requests_past_the_tokens_budget_answer_429_per_token(monkeypatch):
+    cache.clear()
+    monkeypatch.setitem(api_settings.DEFAULT_THROTTLE_RATES, "api", "3/min")
+    busy, calm = token_client(rep()), token_client(rep())
+
+    statuses = [busy.get(LIST).status_code for _ in range(4)]
+    refused = busy.get(LIST)
+
+    assert statuses == [200, 200, 200, 429]
+    assert int(refused["Retry-After"]) >= 1
+    assert calm.get(LIST).status_code == 200
+    cache.clear()
+
+
+def test_unknown_api_paths_answer_json_404():
+    response = token_client(rep()).get("/api/v1/nothing-here/")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "No such API endpoint."}
