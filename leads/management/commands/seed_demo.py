@@ -1,0 +1,663 @@
+"""Fill the database with a realistic demo: users, sources, campaigns, leads and their history.
+
+Idempotent: users, sources and campaigns are created once; leads are topped up to
+``--leads`` (default 300), so a second run adds nothing. Leads, activities and stage
+changes are written with ``bulk_create`` in chunks, fast enough for ``--leads 100000``.
+
+Each part is a small function (``seed_users``, ``seed_sources``, ``seed_campaigns``,
+``seed_leads``...) so that other apps can add their own demo data beside it.
+"""
+
+import datetime
+import random
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser, Group
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import models, transaction
+from django.utils import timezone
+
+from leads import roles
+from leads.models import Activity, Campaign, Lead, LeadSource, LostReason, Stage, StageChange, Temperature
+
+DEFAULT_DEBUG_PASSWORD = "demo-pass-123"  # noqa: S105 - the documented demo password, used only in DEBUG
+DEMO_EMAIL_DOMAIN = ".example"  # every demo lead's e-mail ends with it (RFC 2606: never a real address)
+CHUNK = 2_000
+HISTORY_DAYS = 180
+
+# username: (first name, last name, role group, is_staff)
+DEMO_USERS = {
+    "manager": ("Morgan", "Hale", roles.MANAGER, True),
+    "marketer": ("Priya", "Raman", roles.MARKETER, True),
+    "rep1": ("Sam", "Ortega", roles.REP, False),
+    "rep2": ("Jordan", "Kim", roles.REP, False),
+}
+
+SOURCES = {
+    "Website": "Organic visits to the website and its forms.",
+    "Google Ads": "Paid search.",
+    "LinkedIn": "Paid social and organic posts.",
+    "Webinar": "Registrations and attendees of our webinars.",
+    "Referral": "Introductions from customers and partners.",
+    "Trade show": "Badge scans and meetings at events.",
+    "Free trial": "Product sign-ups (the product-led path).",
+    "Content": "E-books, guides and the newsletter.",
+}
+
+# name: (source, utm_campaign, cost, days ago it started, length in days)
+CAMPAIGNS = {
+    "Spring search push": ("Google Ads", "spring-search", "8200.00", 170, 60),
+    "Pipeline webinar series": ("Webinar", "pipeline-webinars", "3500.00", 150, 120),
+    "LinkedIn ABM - mid-market": ("LinkedIn", "abm-midmarket", "12400.00", 120, 90),
+    "SaaS Connect booth": ("Trade show", "saas-connect", "15000.00", 95, 3),
+    "Lead scoring e-book": ("Content", "scoring-ebook", "1800.00", 140, 140),
+    "Trial to paid nurture": ("Free trial", "trial-nurture", "600.00", 80, 80),
+    "Brand search always-on": ("Google Ads", "brand-search", "4300.00", 180, 180),
+}
+
+FIRST_NAMES = [
+    "Olivia",
+    "Liam",
+    "Emma",
+    "Noah",
+    "Ava",
+    "Lucas",
+    "Sophia",
+    "Mateo",
+    "Mia",
+    "Elijah",
+    "Amara",
+    "Hiroshi",
+    "Chloe",
+    "Arjun",
+    "Zoe",
+    "Mohammed",
+    "Lena",
+    "Diego",
+    "Freya",
+    "Kwame",
+    "Ingrid",
+    "Rafael",
+    "Aisha",
+    "Tomas",
+    "Yuki",
+    "Oscar",
+    "Nadia",
+    "Felix",
+    "Priyanka",
+    "Erik",
+    "Camila",
+    "Jonas",
+    "Leila",
+    "Marco",
+    "Hannah",
+    "Samuel",
+    "Grace",
+    "Viktor",
+    "Isabel",
+    "Daniel",
+    "Fatima",
+    "Henrik",
+    "Lucia",
+    "Ethan",
+    "Sara",
+    "Omar",
+    "Julia",
+    "Kenji",
+    "Clara",
+    "Ravi",
+    "Emily",
+    "Pablo",
+    "Anya",
+    "Benjamin",
+    "Maya",
+    "Luca",
+    "Nora",
+    "Andre",
+    "Wei",
+    "Sofia",
+]
+LAST_NAMES = [
+    "Smith",
+    "Johnson",
+    "Garcia",
+    "Müller",
+    "Rossi",
+    "Nguyen",
+    "Kowalski",
+    "Silva",
+    "Andersen",
+    "Dubois",
+    "Tanaka",
+    "Patel",
+    "Okafor",
+    "Schmidt",
+    "Fernandez",
+    "Larsen",
+    "Cohen",
+    "Novak",
+    "Moreau",
+    "Khan",
+    "Jensen",
+    "O'Brien",
+    "Martins",
+    "Weber",
+    "Ivanova",
+    "Haddad",
+    "Lindqvist",
+    "Costa",
+    "Fischer",
+    "Reyes",
+    "Nakamura",
+    "Singh",
+    "Walsh",
+    "Bauer",
+    "Romano",
+    "Park",
+    "Eriksen",
+    "Mensah",
+    "Herrera",
+    "Vogel",
+    "Ali",
+    "Keller",
+    "Dalton",
+    "Hoffmann",
+    "Sato",
+    "Brennan",
+    "Petrov",
+    "Lopez",
+    "Meyer",
+    "Chen",
+]
+# company: (e-mail domain, industry, employees, country, city)
+COMPANIES = (
+    ("Northwind Logistics", "northwind-logistics", "Logistics", 850, "United States", "Chicago"),
+    ("Brightpath Health", "brightpath-health", "Healthcare", 2300, "United States", "Boston"),
+    ("Kestrel Analytics", "kestrel-analytics", "Software", 120, "United Kingdom", "London"),
+    ("Alpenglow Outdoor", "alpenglow", "Retail", 430, "Germany", "Munich"),
+    ("Harbor & Finch Legal", "harborfinch", "Legal services", 65, "United States", "Seattle"),
+    ("Quantia Fintech", "quantia", "Financial services", 310, "Netherlands", "Amsterdam"),
+    ("Solaris Energy Systems", "solaris-energy", "Energy", 1800, "Spain", "Madrid"),
+    ("Lumen Learning Co", "lumenlearning", "Education", 240, "Canada", "Toronto"),
+    ("Vireo Biotech", "vireo-bio", "Biotech", 140, "Switzerland", "Basel"),
+    ("Copperleaf Manufacturing", "copperleaf-mfg", "Manufacturing", 3200, "United States", "Detroit"),
+    ("Tidewater Insurance", "tidewater-ins", "Insurance", 5100, "United States", "Charlotte"),
+    ("Nimbus Cloudworks", "nimbuscloud", "Software", 75, "Ireland", "Dublin"),
+    ("Orchard Foods", "orchard-foods", "Food & beverage", 960, "France", "Lyon"),
+    ("Meridian Hotels", "meridian-hotels", "Hospitality", 4200, "Portugal", "Lisbon"),
+    ("Pinecrest Realty", "pinecrest-realty", "Real estate", 55, "United States", "Denver"),
+    ("Atlas Freight", "atlasfreight", "Logistics", 1500, "Poland", "Warsaw"),
+    ("Bluefin Media", "bluefin-media", "Media", 90, "Australia", "Sydney"),
+    ("Cobalt Security", "cobalt-sec", "Software", 410, "Israel", "Tel Aviv"),
+    ("Evergreen Dental Group", "evergreen-dental", "Healthcare", 180, "United States", "Portland"),
+    ("Fjord Maritime", "fjord-maritime", "Logistics", 700, "Norway", "Bergen"),
+    ("Granite Peak Capital", "granitepeak", "Financial services", 45, "United States", "New York"),
+    ("Helix Robotics", "helix-robotics", "Manufacturing", 260, "Japan", "Osaka"),
+    ("Ironbridge Construction", "ironbridge", "Construction", 1200, "United Kingdom", "Manchester"),
+    ("Juniper Retail Group", "juniper-retail", "Retail", 6400, "United States", "Atlanta"),
+    ("Keystone Telecom", "keystone-tel", "Telecommunications", 8800, "Germany", "Frankfurt"),
+    ("Larkspur Design Studio", "larkspur", "Marketing services", 25, "Denmark", "Copenhagen"),
+    ("Monarch Pharma", "monarch-pharma", "Pharmaceuticals", 3900, "Belgium", "Brussels"),
+    ("Nova Mobility", "nova-mobility", "Automotive", 2100, "Sweden", "Gothenburg"),
+    ("Oakline Software", "oakline", "Software", 340, "United States", "Austin"),
+    ("Parallax Games", "parallax-games", "Media", 150, "Finland", "Helsinki"),
+    ("Redwood Accounting", "redwood-cpa", "Professional services", 38, "United States", "San Diego"),
+    ("Saffron Hospitality", "saffron-hosp", "Hospitality", 520, "India", "Bengaluru"),
+    ("Terra Agritech", "terra-agri", "Agriculture", 210, "Brazil", "São Paulo"),
+    ("Umbra Cybernetics", "umbra-cyber", "Software", 60, "Estonia", "Tallinn"),
+    ("Vantage Staffing", "vantage-staffing", "Professional services", 1100, "United States", "Dallas"),
+    ("Willow Care Homes", "willowcare", "Healthcare", 760, "United Kingdom", "Bristol"),
+    ("Xenon Semiconductors", "xenon-semi", "Electronics", 4600, "South Korea", "Seoul"),
+    ("Yellowstone Outfitters", "yellowstone-out", "Retail", 140, "United States", "Bozeman"),
+    ("Zephyr Airlines", "zephyr-air", "Transportation", 9500, "Italy", "Milan"),
+    ("Clearwater Utilities", "clearwater-util", "Energy", 2700, "Canada", "Vancouver"),
+)
+# job title: fit weight (decision makers score higher)
+TITLES = (
+    ("VP of Sales", 30),
+    ("Head of Marketing", 28),
+    ("Chief Revenue Officer", 35),
+    ("Marketing Operations Manager", 22),
+    ("Sales Operations Lead", 22),
+    ("Director of Demand Generation", 26),
+    ("Revenue Operations Manager", 24),
+    ("CEO", 32),
+    ("Founder", 30),
+    ("Account Executive", 10),
+    ("Marketing Coordinator", 6),
+    ("Growth Marketer", 12),
+    ("Business Development Representative", 8),
+    ("IT Manager", 10),
+    ("Office Manager", 2),
+    ("Customer Success Manager", 8),
+    ("Product Manager", 12),
+    ("Intern", 0),
+)
+
+# The funnel: where leads end up (weights; most raw, fewer MQL, fewer SQL, a few won and lost).
+STAGE_WEIGHTS = {
+    Stage.RAW: 52,
+    Stage.MQL: 20,
+    Stage.PQL: 5,
+    Stage.SQL: 10,
+    Stage.WON: 5,
+    Stage.LOST: 8,
+}
+# The path each final stage took (a lost lead is lost from one of these).
+PATHS = {
+    Stage.RAW: [Stage.RAW],
+    Stage.MQL: [Stage.RAW, Stage.MQL],
+    Stage.PQL: [Stage.RAW, Stage.PQL],
+    Stage.SQL: [Stage.RAW, Stage.MQL, Stage.SQL],
+    Stage.WON: [Stage.RAW, Stage.MQL, Stage.SQL, Stage.WON],
+}
+LOST_FROM_WEIGHTS = {Stage.RAW: 40, Stage.MQL: 35, Stage.SQL: 25}
+LOST_REASON_WEIGHTS = {
+    LostReason.NOT_A_FIT: 30,
+    LostReason.NO_RESPONSE: 30,
+    LostReason.NO_BUDGET: 15,
+    LostReason.COMPETITOR: 12,
+    LostReason.BAD_TIMING: 10,
+    LostReason.OTHER: 3,
+}
+# Score ranges by final stage: later stages score higher.
+SCORE_RANGES = {
+    Stage.RAW: (2, 48),
+    Stage.MQL: (45, 78),
+    Stage.PQL: (40, 80),
+    Stage.SQL: (60, 95),
+    Stage.WON: (55, 100),
+    Stage.LOST: (3, 45),
+}
+STAGE_RULES = {
+    Stage.MQL: "MQL: score >= 50 and fit >= 30",
+    Stage.PQL: "PQL: 3+ product-usage events in 14 days",
+}
+
+CALL_NOTES = (
+    "Left a voicemail, will try again Thursday.",
+    "Good discovery call: evaluating three vendors, decision this quarter.",
+    "Asked for pricing for 25 seats.",
+    "Not the decision maker; introduced us to their Head of Sales.",
+    "Interested in the scoring and nurture features; wants a demo for the team.",
+    "Using spreadsheets today and outgrowing them.",
+)
+EMAIL_SUBJECTS = (
+    "Following up on your demo request",
+    "Pricing and next steps",
+    "Case study: how a team like yours doubled MQL-to-SQL",
+    "Checking in",
+    "Agenda for our call",
+)
+NOTES = (
+    "Budget approved for Q3. Champion is the VP of Sales.",
+    "Competitor in the deal; they like our reporting better.",
+    "Security review needed before signing.",
+    "Prefers e-mail over phone.",
+    "Came in through the webinar; asked good questions about integrations.",
+)
+TASKS = (
+    "Call back about pricing",
+    "Send the proposal",
+    "Book a demo with the team",
+    "Follow up after the trial",
+    "Check in after the security review",
+)
+TEMPERATURE_HOT_AT = 70
+TEMPERATURE_WARM_AT = 40
+
+
+@dataclass
+class SeedContext:
+    """What the parts of the seed share: the clock, the dice and the rows made so far."""
+
+    now: datetime.datetime
+    rng: random.Random
+    users: dict[str, AbstractUser] = field(default_factory=dict)
+    sources: dict[str, LeadSource] = field(default_factory=dict)
+    campaigns: list[Campaign] = field(default_factory=list)
+
+
+class Command(BaseCommand):
+    help = "Fill a realistic demo (users, sources, campaigns, leads with activities and stage history). Idempotent."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--leads", type=int, default=300, help="How many demo leads there should be (300).")
+        parser.add_argument("--seed", type=int, default=2026, help="Random seed, for repeatable data.")
+
+    def handle(self, *args: object, **options: object) -> None:
+        target = int(options["leads"])  # type: ignore[call-overload]
+        if target < 0:
+            raise CommandError("--leads must be zero or more.")
+        password = demo_password()
+        ctx = SeedContext(now=timezone.now(), rng=random.Random(options["seed"]))  # noqa: S311
+        started = timezone.now()
+        ctx.users = seed_users(password)
+        ctx.sources = seed_sources()
+        ctx.campaigns = seed_campaigns(ctx)
+        created = seed_leads(ctx, target=target)
+        seconds = (timezone.now() - started).total_seconds()
+        total = demo_leads().count()
+        if created:
+            self.stdout.write(self.style.SUCCESS(f"Created {created} demo leads ({total} in all) in {seconds:.1f}s."))
+        else:
+            self.stdout.write(f"Demo data already present ({total} demo leads); nothing to add.")
+        self.stdout.write(f"Demo logins: {', '.join(DEMO_USERS)} (password from DEMO_PASSWORD or the default).")
+
+
+def demo_password() -> str:
+    """The demo users' password: DEMO_PASSWORD, or the documented default in DEBUG only."""
+    if settings.DEMO_PASSWORD:
+        return settings.DEMO_PASSWORD
+    if settings.DEBUG:
+        return DEFAULT_DEBUG_PASSWORD
+    raise CommandError(
+        "Refusing to create demo users with a known password while DEBUG is off: set DEMO_PASSWORD to seed."
+    )
+
+
+def demo_leads() -> models.QuerySet[Lead]:
+    return Lead.objects.filter(email__endswith=DEMO_EMAIL_DOMAIN)
+
+
+def seed_users(password: str) -> dict[str, AbstractUser]:
+    """The demo users with their role groups; a new user gets the password, an existing one keeps theirs."""
+    user_model = get_user_model()
+    users = {}
+    for username, (first_name, last_name, role, is_staff) in DEMO_USERS.items():
+        user, created = user_model.objects.get_or_create(
+            username=username,
+            defaults={
+                "first_name": first_name,
+                "last_name": last_name,
+                "email": f"{username}@leadcrm.example",
+                "is_staff": is_staff,
+            },
+        )
+        if created:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        user.groups.add(Group.objects.get(name=role))
+        users[username] = user
+    return users
+
+
+def seed_sources() -> dict[str, LeadSource]:
+    sources = {}
+    for name, description in SOURCES.items():
+        sources[name], _ = LeadSource.objects.get_or_create(name=name, defaults={"description": description})
+    return sources
+
+
+def seed_campaigns(ctx: SeedContext) -> list[Campaign]:
+    today = ctx.now.date()
+    campaigns = []
+    for name, (source, utm, cost, started_days_ago, length) in CAMPAIGNS.items():
+        starts_on = today - datetime.timedelta(days=started_days_ago)
+        campaign, _ = Campaign.objects.get_or_create(
+            name=name,
+            defaults={
+                "source": ctx.sources[source],
+                "utm_campaign": utm,
+                "cost": Decimal(cost),
+                "starts_on": starts_on,
+                "ends_on": starts_on + datetime.timedelta(days=length),
+            },
+        )
+        campaigns.append(campaign)
+    return campaigns
+
+
+@contextmanager
+def explicit_timestamps(*model_classes: type[models.Model]) -> Iterator[None]:
+    """Let bulk_create keep the created_at/updated_at we set (history in the past)."""
+    saved = []
+    for model_class in model_classes:
+        for name in ("created_at", "updated_at"):
+            model_field = model_class._meta.get_field(name)
+            saved.append((model_field, model_field.auto_now, model_field.auto_now_add))  # type: ignore[union-attr]
+            model_field.auto_now = model_field.auto_now_add = False  # type: ignore[union-attr]
+    try:
+        yield
+    finally:
+        for model_field, auto_now, auto_now_add in saved:
+            model_field.auto_now, model_field.auto_now_add = auto_now, auto_now_add
+
+
+def seed_leads(ctx: SeedContext, *, target: int) -> int:
+    """Top the demo leads up to ``target``, in chunks; returns how many were created."""
+    existing = demo_leads().count()
+    missing = max(0, target - existing)
+    created = 0
+    index = existing
+    with explicit_timestamps(Lead, Activity):
+        while created < missing:
+            size = min(CHUNK, missing - created)
+            plans = [plan_lead(ctx, index + offset) for offset in range(size)]
+            index += size
+            taken = set(
+                Lead.objects.filter(email__in=[plan.lead.email for plan in plans]).values_list("email", flat=True)
+            )
+            plans = [plan for plan in plans if plan.lead.email not in taken]
+            with transaction.atomic():
+                write_plans(plans)
+            created += len(plans)
+    return created
+
+
+@dataclass
+class LeadPlan:
+    """One lead to write, with its history (bound to the lead once it has an id)."""
+
+    lead: Lead
+    stage_changes: list[StageChange]
+    activities: list[Activity]
+
+
+def write_plans(plans: list[LeadPlan]) -> None:
+    Lead.objects.bulk_create([plan.lead for plan in plans], batch_size=500)
+    changes, activities = [], []
+    for plan in plans:
+        for change in plan.stage_changes:
+            change.lead = plan.lead
+            changes.append(change)
+        for activity in plan.activities:
+            activity.lead = plan.lead
+            activities.append(activity)
+    StageChange.objects.bulk_create(changes, batch_size=1000)
+    Activity.objects.bulk_create(activities, batch_size=1000)
+
+
+def _pick(rng: random.Random, weights: dict) -> object:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _created_at(ctx: SeedContext) -> datetime.datetime:
+    # More leads recently than six months ago (marketing grows), never in the future.
+    days = HISTORY_DAYS * (1 - ctx.rng.random() ** 0.7)
+    return ctx.now - datetime.timedelta(days=days, seconds=ctx.rng.randint(0, 86_399))
+
+
+def temperature_for(score: int) -> str:
+    if score >= TEMPERATURE_HOT_AT:
+        return Temperature.HOT
+    if score >= TEMPERATURE_WARM_AT:
+        return Temperature.WARM
+    return Temperature.COLD
+
+
+def plan_lead(ctx: SeedContext, index: int) -> LeadPlan:
+    rng = ctx.rng
+    first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+    company, domain, industry, size, country, city = rng.choice(COMPANIES)
+    title, title_fit = rng.choice(TITLES)
+    final = _pick(rng, STAGE_WEIGHTS)
+    created_at = _created_at(ctx)
+    campaign = rng.choice(ctx.campaigns) if rng.random() < 0.6 else None
+    source = campaign.source if campaign else ctx.sources[rng.choice(list(SOURCES))]
+    if final == Stage.PQL:
+        source = ctx.sources["Free trial"]
+
+    low, high = SCORE_RANGES[final]
+    score = rng.randint(low, high)
+    fit = min(100.0, title_fit * 2 + (20 if size >= 100 else 5) + rng.uniform(0, 25))
+    engagement = max(0.0, min(100.0, 2 * score - fit + rng.uniform(-5, 5)))
+    temperature = temperature_for(score + rng.randint(-6, 6))
+
+    lost_from = _pick(rng, LOST_FROM_WEIGHTS) if final == Stage.LOST else None
+    path = PATHS[lost_from or final] + ([Stage.LOST] if final == Stage.LOST else [])
+    owner = _owner_for(ctx, final)
+
+    clean = "".join(ch for ch in f"{first}.{last}".lower() if ch.isascii() and (ch.isalnum() or ch == "."))
+    lead = Lead(
+        email=f"{clean}.{index}@{domain}{DEMO_EMAIL_DOMAIN}",
+        first_name=first,
+        last_name=last,
+        phone=f"+1 555 {rng.randint(100, 999)} {rng.randint(1000, 9999)}",
+        title=title,
+        company=company,
+        website=f"https://www.{domain}{DEMO_EMAIL_DOMAIN}",
+        company_size=size,
+        industry=industry,
+        country=country,
+        city=city,
+        annual_revenue=Decimal(size * rng.randint(90, 260) * 1000),
+        source=source,
+        campaign=campaign,
+        first_touch_utm=_utm(source, campaign),
+        last_touch_utm=_utm(source, campaign),
+        owner=owner,
+        temperature=temperature,
+        score=score,
+        fit_score=round(fit, 1),
+        engagement_score=round(engagement, 1),
+        email_opt_in=rng.random() < 0.7,
+        do_not_call=rng.random() < 0.03,
+        unsubscribed=rng.random() < 0.02,
+        created_at=created_at,
+    )
+    lead.consent_at = created_at if lead.email_opt_in else None
+    if final in (Stage.SQL, Stage.WON):
+        lead.budget = rng.choice(["Approved", "Pending approval", "$20-50k"])
+        lead.authority = rng.choice(["Decision maker", "Champion, VP signs", "Economic buyer involved"])
+        lead.need = rng.choice(["Replace spreadsheets", "Score inbound leads", "Faster follow-up on demo requests"])
+        lead.timeline = rng.choice(["This quarter", "Next quarter", "Within 30 days"])
+
+    changes = _plan_stage_changes(ctx, lead, path, owner)
+    lead.stage = path[-1]
+    lead.stage_entered_at = changes[-1].changed_at
+    lead.lost_reason = _pick(rng, LOST_REASON_WEIGHTS) if final == Stage.LOST else ""
+    if final == Stage.LOST:
+        changes[-1].reason = LostReason(lead.lost_reason).label
+    activities = _plan_activities(ctx, lead, owner, final)
+    touches = [a.occurred_at for a in activities if a.kind in Activity.TOUCH_KINDS]
+    lead.first_touched_at = min(touches) if touches else None
+    if score >= 20:
+        lead.last_engaged_at = min(ctx.now, lead.stage_entered_at + datetime.timedelta(hours=rng.randint(1, 400)))
+    lead.updated_at = max([lead.stage_entered_at, *[a.occurred_at for a in activities]])
+    return LeadPlan(lead=lead, stage_changes=changes, activities=activities)
+
+
+def _owner_for(ctx: SeedContext, final: str) -> AbstractUser | None:
+    # The unassigned pool is mostly new raw leads; everything past raw has a rep.
+    if final == Stage.RAW and ctx.rng.random() < 0.45:
+        return None
+    return ctx.users["rep1"] if ctx.rng.random() < 0.5 else ctx.users["rep2"]
+
+
+def _utm(source: LeadSource, campaign: Campaign | None) -> dict[str, str]:
+    medium = {"Google Ads": "cpc", "LinkedIn": "paid_social", "Content": "email", "Webinar": "webinar"}
+    utm = {"utm_source": source.name.lower().replace(" ", "_"), "utm_medium": medium.get(source.name, "referral")}
+    if campaign is not None:
+        utm["utm_campaign"] = campaign.utm_campaign
+    return utm
+
+
+def _plan_stage_changes(ctx: SeedContext, lead: Lead, path: list[str], owner: AbstractUser | None) -> list[StageChange]:
+    rng = ctx.rng
+    at = lead.created_at
+    changes = [StageChange(from_stage="", to_stage=path[0], changed_at=at, transition="create", reason="Lead created")]
+    for previous, stage in zip(path, path[1:], strict=False):
+        room = (ctx.now - at).total_seconds()
+        stay = datetime.timedelta(seconds=room * rng.uniform(0.1, 0.6))
+        moved_at = at + stay
+        by_rule = stage in STAGE_RULES
+        changes.append(
+            StageChange(
+                from_stage=previous,
+                to_stage=stage,
+                changed_at=moved_at,
+                actor=None if by_rule else owner,
+                rule=STAGE_RULES.get(stage, ""),
+                transition="lose" if stage == Stage.LOST else "advance",
+                reason={Stage.SQL: "Accepted after the discovery call", Stage.WON: "Contract signed"}.get(stage, ""),
+                time_in_previous_stage=stay,
+            )
+        )
+        at = moved_at
+    return changes
+
+
+def _plan_activities(ctx: SeedContext, lead: Lead, owner: AbstractUser | None, final: str) -> list[Activity]:
+    rng = ctx.rng
+    if owner is None:
+        return []
+    count = {Stage.RAW: rng.choice([0, 0, 1]), Stage.MQL: rng.randint(0, 3), Stage.PQL: rng.randint(1, 3)}.get(
+        final, rng.randint(2, 6)
+    )
+    span = (ctx.now - lead.created_at).total_seconds()
+    activities = []
+    for _ in range(count):
+        kind = rng.choices(
+            [Activity.Kind.CALL, Activity.Kind.EMAIL, Activity.Kind.NOTE, Activity.Kind.MEETING], [4, 4, 2, 1]
+        )[0]
+        occurred_at = lead.created_at + datetime.timedelta(seconds=span * rng.uniform(0.02, 1.0))
+        subject, body = {
+            Activity.Kind.CALL: ("Call", rng.choice(CALL_NOTES)),
+            Activity.Kind.EMAIL: (rng.choice(EMAIL_SUBJECTS), "Sent from my mailbox."),
+            Activity.Kind.NOTE: ("", rng.choice(NOTES)),
+            Activity.Kind.MEETING: ("Discovery meeting", "Walked through the pipeline board and scoring."),
+        }[kind]
+        activities.append(_activity(lead, owner, kind, subject, body, occurred_at))
+    if final not in (Stage.WON, Stage.LOST) and rng.random() < 0.25:
+        activities.append(_task(ctx, lead, owner))
+    return activities
+
+
+def _task(ctx: SeedContext, lead: Lead, owner: AbstractUser) -> Activity:
+    """A follow-up task: some overdue, some due today, some later; old ones mostly done."""
+    rng = ctx.rng
+    today_noon = ctx.now.replace(hour=12, minute=0, second=0, microsecond=0)
+    when = rng.choices(["overdue", "today", "later", "done"], [3, 3, 3, 3])[0]
+    if when == "overdue":
+        due_at = ctx.now - datetime.timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 8))
+    elif when == "today":
+        due_at = today_noon + datetime.timedelta(hours=rng.randint(-3, 5))
+    else:
+        due_at = ctx.now + datetime.timedelta(days=rng.randint(1, 10)) * (1 if when == "later" else -1)
+    occurred_at = min(ctx.now, max(lead.created_at, due_at - datetime.timedelta(days=rng.randint(1, 5))))
+    task = _activity(lead, owner, Activity.Kind.TASK, rng.choice(TASKS), "", occurred_at)
+    task.due_at = due_at
+    if when == "done":
+        task.done = True
+        task.done_at = min(ctx.now, due_at)
+    return task
+
+
+def _activity(
+    lead: Lead, owner: AbstractUser, kind: str, subject: str, body: str, occurred_at: datetime.datetime
+) -> Activity:
+    return Activity(
+        kind=kind,
+        subject=subject,
+        body=body,
+        occurred_at=occurred_at,
+        actor=owner,
+        created_at=occurred_at,
+        updated_at=occurred_at,
+    )
