@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from celery import current_app
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -197,9 +196,15 @@ def csv_import_start(*, csv_import: CsvImport) -> CsvImport:
         if not updated:
             raise ValidationError({"status": "This import has already started."})
         import_id = csv_import.pk
-        transaction.on_commit(lambda: current_app.send_task("bulk.csv_import_run", args=[import_id]))
+        transaction.on_commit(lambda: _enqueue_run(import_id))
     csv_import.status = CsvImport.Status.QUEUED
     return csv_import
+
+
+def _enqueue_run(import_id: int) -> None:
+    from intake.tasks import csv_import_run as task
+
+    task.delay(import_id)
 
 
 def csv_import_run(*, import_id: int, now: datetime.datetime | None = None) -> CsvImport:

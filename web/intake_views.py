@@ -3,22 +3,38 @@
 Thin views: they read through selectors, write through ``intake`` services.
 """
 
+import csv
 import json
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import render
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    QueryDict,
+    StreamingHttpResponse,
+)
+from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
-from intake import capture
-from intake.models import CaptureForm
+from intake import capture, csv_import
+from intake import selectors as intake_selectors
+from intake.export import safe_cell
+from intake.models import CaptureForm, CsvImport
 from intake.services import capture_form_specs, capture_form_submit
+from leads.models import LeadSource
+from leads.selectors import LeadFilters
 
 TOKEN_SALT = "intake.capture-form"  # noqa: S105 - a signing namespace
 TOKEN_MAX_AGE = 24 * 3600
@@ -229,3 +245,157 @@ def capture_form_page(request: HttpRequest, slug: str) -> HttpResponse:
 @xframe_options_exempt
 def capture_form_embed(request: HttpRequest, slug: str) -> HttpResponse:
     return _capture(request, slug, "intake/form_embed.html")
+
+
+# ---------------------------------------------------------------- CSV import
+
+IMPORT_PERM = "intake.import_leads"
+
+
+@login_required
+@permission_required(IMPORT_PERM, raise_exception=True)
+def import_upload(request: HttpRequest) -> HttpResponse:
+    errors: list[str] = []
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if upload is None:
+            errors = ["Choose a CSV file to upload."]
+        elif upload.size and upload.size > csv_import.MAX_FILE_BYTES:
+            errors = [f"The file is larger than {csv_import.MAX_FILE_BYTES // (1024 * 1024)} MB; split it."]
+        else:
+            try:
+                created = csv_import.csv_import_create(user=request.user, filename=upload.name, raw=upload.read())
+            except ValidationError as exc:
+                errors = [m for messages in _error_lists(exc).values() for m in messages]
+            else:
+                return redirect("import_mapping", import_id=created.pk)
+    context = {"errors": errors, "imports": intake_selectors.csv_imports_for_user(user=request.user)}
+    return render(request, "intake/import_upload.html", context, status=400 if errors else 200)
+
+
+def _sample_values(item: CsvImport, rows: int = 3) -> dict[str, list[str]]:
+    samples: dict[str, list[str]] = {header: [] for header in item.headers}
+    for preview in csv_import.csv_import_preview(csv_import=item, limit=rows):
+        for index, header in enumerate(item.headers):
+            if index < len(preview.cells) and preview.cells[index].strip():
+                samples[header].append(preview.cells[index].strip()[:60])
+    return samples
+
+
+@login_required
+@permission_required(IMPORT_PERM, raise_exception=True)
+def import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
+    item = intake_selectors.csv_import_get_for_user(user=request.user, import_id=import_id)
+    if item.status != CsvImport.Status.UPLOADED:
+        return redirect("import_progress", import_id=item.pk)
+    errors: list[str] = []
+    mapping = dict(item.mapping)
+    if request.method == "POST":
+        mapping = {header: request.POST.get(f"col_{index}", "") for index, header in enumerate(item.headers)}
+        source_id = request.POST.get("default_source") or ""
+        source = LeadSource.objects.filter(pk=int(source_id)).first() if source_id.isdigit() else None
+        try:
+            csv_import.csv_import_set_mapping(csv_import=item, mapping=mapping, default_source=source)
+        except ValidationError as exc:
+            errors = [m for messages in _error_lists(exc).values() for m in messages]
+        else:
+            return redirect("import_preview", import_id=item.pk)
+    samples = _sample_values(item)
+    context = {
+        "item": item,
+        "columns": [
+            {"index": i, "header": h, "target": mapping.get(h, ""), "samples": samples.get(h, [])}
+            for i, h in enumerate(item.headers)
+        ],
+        "targets": csv_import.import_targets(),
+        "sources": LeadSource.objects.all(),
+        "errors": errors,
+    }
+    return render(request, "intake/import_mapping.html", context, status=400 if errors else 200)
+
+
+@login_required
+@permission_required(IMPORT_PERM, raise_exception=True)
+def import_preview(request: HttpRequest, import_id: int) -> HttpResponse:
+    item = intake_selectors.csv_import_get_for_user(user=request.user, import_id=import_id)
+    if item.status != CsvImport.Status.UPLOADED:
+        return redirect("import_progress", import_id=item.pk)
+    errors: list[str] = []
+    if request.method == "POST":
+        try:
+            csv_import.csv_import_start(csv_import=item)
+        except ValidationError as exc:
+            errors = [m for messages in _error_lists(exc).values() for m in messages]
+        else:
+            return redirect("import_progress", import_id=item.pk)
+    labels = dict(csv_import.import_targets())
+    columns = [(i, h, labels.get(item.mapping.get(h, ""), "")) for i, h in enumerate(item.headers)]
+    mapped = [(i, h, label) for i, h, label in columns if item.mapping.get(h)]
+    rows = csv_import.csv_import_preview(csv_import=item, limit=15)
+    context = {
+        "item": item,
+        "mapped": mapped,
+        "rows": [{"row": r, "cells": [r.cells[i] if i < len(r.cells) else "" for i, _, _ in mapped]} for r in rows],
+        "errors": errors,
+    }
+    return render(request, "intake/import_preview.html", context, status=400 if errors else 200)
+
+
+@login_required
+@permission_required(IMPORT_PERM, raise_exception=True)
+def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
+    item = intake_selectors.csv_import_get_for_user(user=request.user, import_id=import_id)
+    context = {
+        "item": item,
+        "running": item.status in (CsvImport.Status.QUEUED, CsvImport.Status.RUNNING),
+        "rejects": list(item.rejects.all()[:50]) if item.status == CsvImport.Status.DONE else [],
+    }
+    if request.htmx:
+        return render(request, "intake/_import_progress.html", context)
+    return render(request, "intake/import_progress.html", context)
+
+
+@login_required
+@permission_required(IMPORT_PERM, raise_exception=True)
+def import_rejects_csv(request: HttpRequest, import_id: int) -> HttpResponse:
+    item = intake_selectors.csv_import_get_for_user(user=request.user, import_id=import_id)
+    rows = csv_import.csv_import_rejects_rows(csv_import=item)
+    filename = f"rejects-{item.pk}.csv"
+    return _csv_response(([safe_cell(c) for c in row] for row in rows), filename)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_response(rows: Iterable[list[str]], filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# ---------------------------------------------------------------- CSV export
+
+
+def _filters_from(query: QueryDict) -> LeadFilters:
+    min_score = query.get("min_score", "")
+    return LeadFilters(
+        q=query.get("q", "")[:200],
+        stage=query.get("stage", ""),
+        temperature=query.get("temperature", ""),
+        owner=query.get("owner", ""),
+        source=query.get("source", ""),
+        min_score=int(min_score) if min_score.isdigit() else None,
+        sort=query.get("sort", "score"),
+    )
+
+
+@login_required
+@permission_required("intake.export_leads", raise_exception=True)
+def lead_export_csv(request: HttpRequest) -> HttpResponse:
+    """The /leads/ list with the same filters, as CSV, limited to what the user can see."""
+    rows = intake_selectors.lead_export_rows(user=request.user, filters=_filters_from(request.GET))
+    stamp = timezone.now().strftime("%Y%m%d-%H%M")
+    return _csv_response(rows, f"leads-{stamp}.csv")

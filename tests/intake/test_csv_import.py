@@ -1,0 +1,227 @@
+import csv
+import datetime
+import io
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from intake import csv_import
+from intake.models import CsvImport, ImportReject
+from leads.models import Lead, StageChange
+from scoring.models import EngagementEvent
+from tests.factories import LeadFactory, LeadSourceFactory, marketer
+
+pytestmark = pytest.mark.django_db
+
+
+def _upload(user, text: str, name: str = "leads.csv") -> CsvImport:
+    return csv_import.csv_import_create(user=user, filename=name, raw=text.encode())
+
+
+def _run(item: CsvImport) -> CsvImport:
+    csv_import.csv_import_start(csv_import=item)
+    return csv_import.csv_import_run(import_id=item.pk)
+
+
+def test_upload_suggests_a_mapping_and_counts_rows():
+    item = _upload(marketer(), "Email,First Name,Company\na@example.com,Ann,Acme\n\nb@example.com,Bob,\n")
+
+    assert item.headers == ["Email", "First Name", "Company"]
+    assert item.mapping == {"Email": "email", "First Name": "first_name", "Company": "company"}
+    assert item.total_rows == 2
+    assert item.status == CsvImport.Status.UPLOADED
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"", "The file is empty."),
+        (b"\x00\x01\x02binary", "This is not a text CSV file (save it as CSV from your spreadsheet)."),
+        (b"email,name\n", "The file has a header line but no rows."),
+        (b"email,,name\na@example.com,x,y\n", "Every column needs a name in the first line."),
+        (b"email,email\na,b\n", "Column names appear twice: email."),
+    ],
+)
+def test_upload_refuses_unusable_files(raw, message):
+    user = marketer()
+
+    with pytest.raises(ValidationError) as exc:
+        csv_import.csv_import_create(user=user, filename="x.csv", raw=raw)
+
+    assert exc.value.message_dict == {"file": [message]}
+    assert CsvImport.objects.count() == 0
+
+
+def test_windows_encoded_semicolon_file_is_read():
+    raw = "E-Mail;Vorname;Firma\nzoe@example.com;Zoë;Müller GmbH\n".encode("cp1252")
+
+    item = csv_import.csv_import_create(user=marketer(), filename="de.csv", raw=raw)
+    done = _run(item)
+
+    assert done.created_count == 1
+    lead = Lead.objects.get()
+    assert (lead.first_name, lead.company) == ("Zoë", "Müller GmbH")
+
+
+def test_import_creates_updates_and_reports_rejects_keeping_good_rows():
+    user = marketer()
+    existing = LeadFactory(email="known@example.com", first_name="Kim", company="Old", phone="555")
+    text = (
+        "email,first_name,company,company_size\n"
+        "new1@example.com,Nia,Acme,10\n"
+        "KNOWN@example.com,,New Co,\n"
+        "not-an-email,X,Y,1\n"
+        "new2@example.com,Ned,Beta,lots\n"
+        "new1@example.com,,Acme Corp,\n"
+    )
+    item = _upload(user, text)
+
+    done = _run(item)
+
+    assert (done.status, done.created_count, done.updated_count, done.rejected_count) == ("done", 1, 2, 2)
+    assert done.processed_rows == 5
+    assert done.content == ""
+    existing.refresh_from_db()
+    assert (existing.first_name, existing.company, existing.phone) == ("Kim", "New Co", "555")
+    new1 = Lead.objects.get(email="new1@example.com")
+    assert (new1.first_name, new1.company, new1.company_size) == ("Nia", "Acme Corp", 10)
+    assert not Lead.objects.filter(email="new2@example.com").exists()
+    assert StageChange.objects.filter(lead=new1, transition="create", to_stage="raw").count() == 1
+    assert list(ImportReject.objects.values_list("row_number", "reason")) == [
+        (4, "email: 'not-an-email' is not a valid e-mail address"),
+        (5, "company_size: 'lots' is not a whole number"),
+    ]
+
+
+def test_rejects_download_has_line_reason_and_original_cells():
+    item = _upload(marketer(), "email,first_name\nbad,=HYPERLINK(1)\nok@example.com,Ok\n")
+    done = _run(item)
+
+    rows = list(csv_import.csv_import_rejects_rows(csv_import=done))
+
+    assert rows == [
+        ["row", "reason", "email", "first_name"],
+        ["2", "email: 'bad' is not a valid e-mail address", "bad", "=HYPERLINK(1)"],
+    ]
+
+
+def test_historical_outcome_and_past_events_are_imported():
+    user = marketer()
+    text = (
+        "email,created,outcome,close date,lost reason,webinar_attended\n"
+        "won@example.com,2025-01-05,won,2025-02-10,,2025-01-20\n"
+        "lost@example.com,2025-01-05,lost,2025-03-01,competitor,\n"
+    )
+    item = _upload(user, text)
+    assert item.mapping == {
+        "email": "email",
+        "created": "created_on",
+        "outcome": "outcome",
+        "close date": "outcome_at",
+        "lost reason": "lost_reason",
+        "webinar_attended": "event:webinar_attended",
+    }
+
+    done = _run(item)
+
+    assert (done.created_count, done.rejected_count) == (2, 0)
+    won = Lead.objects.get(email="won@example.com")
+    assert won.stage == "won"
+    assert won.stage_entered_at == datetime.datetime(2025, 2, 10, tzinfo=datetime.UTC)
+    moves = list(StageChange.objects.filter(lead=won).order_by("changed_at").values_list("from_stage", "to_stage"))
+    assert moves == [("", "raw"), ("raw", "won")]
+    lost = Lead.objects.get(email="lost@example.com")
+    assert (lost.stage, lost.lost_reason) == ("lost", "competitor")
+    event = EngagementEvent.objects.get(lead=won)
+    assert event.event_type.key == "webinar_attended"
+    assert event.occurred_at == datetime.datetime(2025, 1, 20, tzinfo=datetime.UTC)
+
+
+def test_outcome_for_a_known_lead_goes_through_the_lifecycle():
+    lead = LeadFactory(email="k@example.com")
+    item = _upload(marketer(), "email,outcome,outcome_at,lost_reason\nk@example.com,lost,2026-01-02,no_budget\n")
+
+    done = _run(item)
+
+    lead.refresh_from_db()
+    assert (lead.stage, lead.lost_reason, done.updated_count) == ("lost", "no_budget", 1)
+    assert StageChange.objects.filter(lead=lead, to_stage="lost", transition="lose").count() == 1
+
+
+def test_default_source_applies_to_new_rows_without_one():
+    source = LeadSourceFactory(name="Trade fair")
+    item = _upload(marketer(), "email\nfair@example.com\n")
+    csv_import.csv_import_set_mapping(csv_import=item, mapping={"email": "email"}, default_source=source)
+
+    _run(item)
+
+    assert Lead.objects.get().source == source
+
+
+def test_mapping_problems_are_refused():
+    item = _upload(marketer(), "a,b\nx@example.com,y\n")
+
+    with pytest.raises(ValidationError) as exc:
+        csv_import.csv_import_set_mapping(csv_import=item, mapping={"a": "first_name", "b": "nope"})
+
+    assert exc.value.message_dict["mapping"] == [
+        "Column 'b': 'nope' is not something an import can fill.",
+        "Choose the column that holds the e-mail address: leads are matched by e-mail.",
+    ]
+    item.refresh_from_db()
+    assert item.mapping == {"a": "", "b": ""}
+
+
+def test_an_import_runs_once():
+    item = _upload(marketer(), "email\nonce@example.com\n")
+    _run(item)
+
+    again = csv_import.csv_import_run(import_id=item.pk)
+
+    assert again.created_count == 1
+    assert Lead.objects.count() == 1
+    with pytest.raises(ValidationError):
+        csv_import.csv_import_start(csv_import=again)
+
+
+def test_preview_says_what_each_row_will_do():
+    LeadFactory(email="known@example.com")
+    item = _upload(marketer(), "email\nknown@example.com\nnew@example.com\nbroken\n")
+
+    preview = csv_import.csv_import_preview(csv_import=item, now=timezone.now())
+
+    assert [(p.row_number, p.action, p.reason) for p in preview] == [
+        (2, "update", ""),
+        (3, "create", ""),
+        (4, "reject", "email: 'broken' is not a valid e-mail address"),
+    ]
+    assert Lead.objects.count() == 1
+
+
+def test_start_enqueues_the_task_after_commit(django_capture_on_commit_callbacks):
+    item = _upload(marketer(), "email\nq@example.com\n")
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        csv_import.csv_import_start(csv_import=item)
+
+    assert len(callbacks) == 1
+    item.refresh_from_db()
+    assert item.status == "done"  # the task ran eagerly, as in tests
+    assert Lead.objects.filter(email="q@example.com").exists()
+
+
+def test_large_file_in_several_chunks(monkeypatch):
+    monkeypatch.setattr(csv_import, "CHUNK_ROWS", 100)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["email", "first_name"])
+    for i in range(250):
+        writer.writerow([f"bulk{i}@example.com" if i != 120 else "bad", f"N{i}"])
+    item = _upload(marketer(), out.getvalue())
+
+    done = _run(item)
+
+    assert (done.created_count, done.rejected_count, done.processed_rows) == (249, 1, 250)
+    assert Lead.objects.count() == 249
+    assert StageChange.objects.count() == 249

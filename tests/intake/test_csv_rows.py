@@ -1,0 +1,157 @@
+import datetime
+from decimal import Decimal
+
+from intake import csv_rows
+from leads.attributes import AttributeSpec
+
+NOW = datetime.datetime(2026, 6, 1, 12, 0, tzinfo=datetime.UTC)
+
+
+def _ctx() -> csv_rows.RowContext:
+    return csv_rows.RowContext(
+        max_lengths={"first_name": 100, "company": 200, "phone": 40},
+        sources={"webinar": 7},
+        campaigns={},
+        attribute_specs={"plan": AttributeSpec(key="plan", label="Plan", field_type="choice", choices=("free", "pro"))},
+        lost_reasons={"no_budget": "no_budget", "no budget": "no_budget", "other": "other"},
+        now=NOW,
+    )
+
+
+def test_suggest_mapping_reads_common_header_names():
+    headers = [
+        "E-mail Address",
+        "First Name",
+        "Surname",
+        "Company Name",
+        "Job Title",
+        "Employees",
+        "Notes",
+        "Plan",
+        "?",
+    ]
+
+    mapping = csv_rows.suggest_mapping(headers, ["plan"], ["webinar_attended"])
+
+    assert mapping == {
+        "E-mail Address": "email",
+        "First Name": "first_name",
+        "Surname": "last_name",
+        "Company Name": "company",
+        "Job Title": "title",
+        "Employees": "company_size",
+        "Notes": "need",
+        "Plan": "attributes.plan",
+        "?": "",
+    }
+
+
+def test_suggest_mapping_never_maps_two_columns_to_one_field():
+    assert csv_rows.suggest_mapping(["Email", "Mail"], [], []) == {"Email": "email", "Mail": ""}
+
+
+def test_check_mapping_needs_email_and_refuses_unknown_and_doubled_targets():
+    problems = csv_rows.check_mapping({"a": "first_name", "b": "first_name", "c": "password"}, ["a", "b", "c"], [], [])
+
+    assert problems == [
+        "Columns 'a' and 'b' both fill first_name; choose one.",
+        "Column 'c': 'password' is not something an import can fill.",
+        "Choose the column that holds the e-mail address: leads are matched by e-mail.",
+    ]
+
+
+def test_clean_row_coerces_values_and_skips_blank_cells():
+    row = csv_rows.clean_row(
+        {
+            "email": " Ada@Example.com ",
+            "first_name": "Ada",
+            "company": "",
+            "company_size": "1,200",
+            "annual_revenue": "$2500000.5",
+            "email_opt_in": "Yes",
+            "source": "Webinar",
+            "attributes.plan": "pro",
+        },
+        _ctx(),
+    )
+
+    assert isinstance(row, csv_rows.CleanRow)
+    assert row.email == "ada@example.com"
+    assert row.fields == {
+        "first_name": "Ada",
+        "company_size": 1200,
+        "annual_revenue": Decimal("2500000.50"),
+        "email_opt_in": True,
+        "source_id": 7,
+    }
+    assert row.attributes == {"plan": "pro"}
+
+
+def test_clean_row_reports_every_problem_of_a_row():
+    reason = csv_rows.clean_row(
+        {
+            "email": "ok@example.com",
+            "company_size": "many",
+            "email_opt_in": "perhaps",
+            "source": "Radio",
+            "attributes.plan": "gold",
+            "first_name": "x" * 101,
+        },
+        _ctx(),
+    )
+
+    assert reason == (
+        "company_size: 'many' is not a whole number; email_opt_in: 'perhaps' is not yes or no; "
+        "source: no source named 'Radio' (add it in the admin first); first_name: longer than 100 characters; "
+        "plan: Plan must be one of: free, pro"
+    )
+
+
+def test_clean_row_refuses_missing_or_bad_email():
+    assert csv_rows.clean_row({"email": ""}, _ctx()) == "email: missing"
+    assert csv_rows.clean_row({"email": "nope"}, _ctx()) == "email: 'nope' is not a valid e-mail address"
+
+
+def test_historical_outcome_and_past_events():
+    row = csv_rows.clean_row(
+        {
+            "email": "old@example.com",
+            "created_on": "2025-01-10",
+            "outcome": "Lost",
+            "outcome_at": "2025-03-01 10:30",
+            "lost_reason": "No budget",
+            "event:webinar_attended": "2025-01-15; 2025-02-01",
+        },
+        _ctx(),
+    )
+
+    assert isinstance(row, csv_rows.CleanRow)
+    assert row.created_on == datetime.datetime(2025, 1, 10, tzinfo=datetime.UTC)
+    assert (row.outcome, row.lost_reason) == ("lost", "no_budget")
+    assert row.outcome_at == datetime.datetime(2025, 3, 1, 10, 30, tzinfo=datetime.UTC)
+    assert row.events == [
+        ("webinar_attended", datetime.datetime(2025, 1, 15, tzinfo=datetime.UTC)),
+        ("webinar_attended", datetime.datetime(2025, 2, 1, tzinfo=datetime.UTC)),
+    ]
+
+
+def test_outcome_problems():
+    ctx = _ctx()
+    assert csv_rows.clean_row({"email": "a@example.com", "outcome": "maybe"}, ctx) == (
+        "outcome: 'maybe' is neither won nor lost"
+    )
+    assert csv_rows.clean_row({"email": "a@example.com", "outcome": "won", "outcome_at": "2030-01-01"}, ctx) == (
+        "outcome_at: is in the future"
+    )
+    assert csv_rows.clean_row(
+        {"email": "a@example.com", "outcome": "won", "created_on": "2025-05-01", "outcome_at": "2025-04-01"}, ctx
+    ) == ("outcome_at: is before created_on")
+    assert csv_rows.clean_row({"email": "a@example.com", "outcome_at": "2025-04-01"}, ctx) == (
+        "outcome_at: a date without an outcome (won / lost)"
+    )
+
+
+def test_sniff_delimiter():
+    assert csv_rows.sniff_delimiter("email;name\na;b") == ";"
+    assert csv_rows.sniff_delimiter("email\tname\n") == "\t"
+    assert csv_rows.sniff_delimiter("email\n") == ","

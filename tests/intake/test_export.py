@@ -1,0 +1,74 @@
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+
+from intake.export import safe_cell
+from tests.factories import LeadFactory, manager, rep
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("=1+2", "'=1+2"),
+        ("+49 30 123", "'+49 30 123"),
+        ("-2", "'-2"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("Acme", "Acme"),
+        (-2, "-2"),
+        (None, ""),
+        (True, "yes"),
+    ],
+)
+def test_safe_cell_neutralises_formulas(value, expected):
+    assert safe_cell(value) == expected
+
+
+def test_export_respects_filters_and_reach(client):
+    me = rep()
+    other = rep()
+    LeadFactory(email="mine@example.com", owner=me, stage="mql", company='=HYPERLINK("http://x")')
+    LeadFactory(email="mine-raw@example.com", owner=me, stage="raw")
+    LeadFactory(email="pool@example.com", owner=None, stage="mql")
+    LeadFactory(email="theirs@example.com", owner=other, stage="mql")
+    client.force_login(me)
+
+    response = client.get(reverse("lead_export_csv") + "?stage=mql")
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith('attachment; filename="leads-')
+    rows = _rows(response)
+    header = rows[0]
+    assert header[:4] == ["id", "email", "first_name", "last_name"]
+    emails = sorted(row[1] for row in rows[1:])
+    assert emails == ["mine@example.com", "pool@example.com"]
+    mine = next(row for row in rows[1:] if row[1] == "mine@example.com")
+    assert mine[header.index("company")] == '\'=HYPERLINK("http://x")'
+    assert mine[header.index("owner")] == me.username
+
+
+def test_manager_exports_everything_and_anonymous_is_sent_to_login(client):
+    LeadFactory.create_batch(3)
+    assert client.get(reverse("lead_export_csv")).status_code == 302
+    client.force_login(manager())
+
+    rows = _rows(client.get(reverse("lead_export_csv")))
+
+    assert len(rows) == 4
+
+
+def test_export_query_count_does_not_grow(client, django_assert_max_num_queries):
+    LeadFactory.create_batch(30)
+    client.force_login(manager())
+    with django_assert_max_num_queries(8):
+        rows = _rows(client.get(reverse("lead_export_csv")))
+    assert len(rows) == 31

@@ -1,0 +1,116 @@
+import pytest
+from django.contrib.auth.models import Permission
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from intake.models import CsvImport
+from leads.models import Lead
+from tests.factories import manager, marketer, rep
+
+pytestmark = pytest.mark.django_db
+
+CSV = b"Email,First Name,Company,Employees\nana@example.com,Ana,Acme,12\nbroken,Bo,Beta,3\nbob@example.com,Bob,,x\n"
+
+
+def _upload(client, content=CSV, name="contacts.csv"):
+    return client.post(reverse("import_upload"), {"file": SimpleUploadedFile(name, content, "text/csv")})
+
+
+def test_full_import_flow_in_the_browser(client, django_capture_on_commit_callbacks):
+    user = marketer()
+    client.force_login(user)
+
+    response = _upload(client)
+    item = CsvImport.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("import_mapping", args=[item.pk])
+
+    mapping_page = client.get(response["Location"])
+    html = mapping_page.content.decode()
+    assert mapping_page.status_code == 200
+    assert '<option value="email" selected>' in html
+    assert "ana@example.com" in html  # example values help choosing
+
+    response = client.post(
+        reverse("import_mapping", args=[item.pk]),
+        {"col_0": "email", "col_1": "first_name", "col_2": "company", "col_3": "company_size"},
+    )
+    assert response["Location"] == reverse("import_preview", args=[item.pk])
+
+    preview = client.get(response["Location"]).content.decode()
+    assert "email: &#x27;broken&#x27; is not a valid e-mail address" in preview
+    assert "company_size: &#x27;x&#x27; is not a whole number" in preview
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("import_preview", args=[item.pk]))
+    assert response["Location"] == reverse("import_progress", args=[item.pk])
+
+    result = client.get(response["Location"]).content.decode()
+    assert "leads created" in result
+    assert "Download them as CSV" in result
+    item.refresh_from_db()
+    assert (item.status, item.created_count, item.rejected_count) == ("done", 1, 2)
+    assert list(Lead.objects.values_list("email", "first_name", "company_size")) == [("ana@example.com", "Ana", 12)]
+
+    rejects = client.get(reverse("import_rejects_csv", args=[item.pk]))
+    assert rejects["Content-Type"] == "text/csv; charset=utf-8"
+    assert b"".join(rejects.streaming_content).decode().splitlines() == [
+        "row,reason,Email,First Name,Company,Employees",
+        "3,email: 'broken' is not a valid e-mail address,broken,Bo,Beta,3",
+        "4,company_size: 'x' is not a whole number,bob@example.com,Bob,,x",
+    ]
+
+
+def test_progress_fragment_polls_while_running(client):
+    user = marketer()
+    client.force_login(user)
+    _upload(client)
+    item = CsvImport.objects.get()
+    CsvImport.objects.filter(pk=item.pk).update(status="running", processed_rows=1, total_rows=3)
+
+    fragment = client.get(reverse("import_progress", args=[item.pk]), HTTP_HX_REQUEST="true").content.decode()
+
+    assert fragment.startswith('<div id="import-progress" hx-get=')
+    assert 'hx-trigger="every 1s"' in fragment
+    assert "33%" in fragment
+    assert "<nav" not in fragment
+
+
+def test_bad_upload_shows_the_reason(client):
+    client.force_login(marketer())
+
+    empty = _upload(client, content=b"")
+    missing = client.post(reverse("import_upload"), {})
+
+    assert empty.status_code == 400
+    assert "The submitted file is empty." in empty.content.decode() or "The file is empty." in empty.content.decode()
+    assert missing.status_code == 400
+    assert "Choose a CSV file to upload." in missing.content.decode()
+    assert CsvImport.objects.count() == 0
+
+
+def test_mapping_without_email_is_refused_with_a_message(client):
+    client.force_login(marketer())
+    _upload(client)
+    item = CsvImport.objects.get()
+
+    response = client.post(reverse("import_mapping", args=[item.pk]), {"col_0": "", "col_1": "first_name"})
+
+    assert response.status_code == 400
+    assert "Choose the column that holds the e-mail address" in response.content.decode()
+
+
+def test_reps_cannot_import_and_others_imports_are_not_found(client):
+    client.force_login(rep())
+    assert client.get(reverse("import_upload")).status_code == 403
+
+    client.force_login(marketer())
+    _upload(client)
+    item = CsvImport.objects.get()
+    importer = rep()  # may import, but sees only their own leads and so only their own imports
+    importer.user_permissions.add(Permission.objects.get(codename="import_leads"))
+    client.force_login(importer)
+    assert client.get(reverse("import_progress", args=[item.pk])).status_code == 404
+    assert client.get(reverse("import_rejects_csv", args=[item.pk])).status_code == 404
+    client.force_login(manager())  # managers see every import
+    assert client.get(reverse("import_progress", args=[item.pk])).status_code == 200
