@@ -1,0 +1,914 @@
+"""Every write of the scoring app: events, re-scoring, cooling, model versions.
+
+``event_log`` is the only way an event enters the system. It re-scores the lead in the same
+transaction with a bounded number of queries whatever the lead's history: lock the lead
+(with the active model version), insert the event (a repeated idempotency key conflicts and
+is reported as a duplicate), update the lead, update its scoring state, insert the
+score-history row, and a stage-history row only when a stage rule moves the lead.
+
+Threshold side effects (nurture enrolment, speed-to-lead tasks) belong to the apps above
+this one; they react to the lead's columns and history rows, never to a re-score.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import connection, transaction
+from django.db.models import Subquery
+from django.utils import timezone
+
+from leads import lifecycle
+from leads.models import CustomFieldDefinition, Lead, StageChange
+from leads.services import lead_create, normalize_email
+from scoring import engine, rules
+from scoring.models import (
+    EngagementEvent,
+    EngagementRule,
+    EventType,
+    FitRule,
+    LeadScoringState,
+    RescoreRun,
+    ScoreChange,
+    ScoringModel,
+    StageRule,
+)
+
+User = AbstractBaseUser | AnonymousUser
+
+FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
+MAX_BATCH = 1000
+EVENT_TYPE_CACHE_SECONDS = 30.0
+
+
+@dataclass
+class EventResult:
+    event: EngagementEvent | None
+    lead: Lead
+    duplicate: bool = False
+    stage_rule: str = ""
+    awards: list[tuple[str, float]] = field(default_factory=list)
+
+
+# --- the model as the engine sees it -----------------------------------------------------
+
+_SPECS: dict[int, engine.ModelSpec] = {}
+_EVENT_TYPES: dict[str, tuple[int, bool]] = {}
+_EVENT_TYPE_KEYS: dict[int, str] = {}
+_event_types_loaded_at = 0.0
+
+
+def _event_type_ids(*, refresh: bool = False) -> dict[str, tuple[int, bool]]:
+    """Event types by key -> (id, active), cached in the process for a short while."""
+    global _event_types_loaded_at
+    if refresh or not _EVENT_TYPES or time.monotonic() - _event_types_loaded_at > EVENT_TYPE_CACHE_SECONDS:
+        rows = list(EventType.objects.values_list("key", "id", "active"))
+        _EVENT_TYPES.clear()
+        _EVENT_TYPES.update({key: (pk, active) for key, pk, active in rows})
+        _EVENT_TYPE_KEYS.clear()
+        _EVENT_TYPE_KEYS.update({pk: key for key, pk, _ in rows})
+        _event_types_loaded_at = time.monotonic()
+    return _EVENT_TYPES
+
+
+def _event_type_key(event_type_id: int) -> str:
+    if event_type_id not in _EVENT_TYPE_KEYS:
+        _event_type_ids(refresh=True)
+    return _EVENT_TYPE_KEYS[event_type_id]
+
+
+def clear_caches() -> None:
+    _SPECS.clear()
+    _EVENT_TYPES.clear()
+    _EVENT_TYPE_KEYS.clear()
+
+
+def _condition(subject: str, operator: str, value: Any) -> rules.Condition:
+    return rules.Condition(subject=subject.strip(), operator=operator, operand=value)
+
+
+def model_spec(model: ScoringModel) -> engine.ModelSpec:
+    """The pure form of a scoring model (read from the database)."""
+    fit_rules = tuple(
+        engine.FitRule(
+            key=str(r.pk), name=r.name, condition=_condition(r.attribute, r.operator, r.value), points=r.points
+        )
+        for r in FitRule.objects.filter(model=model).order_by("id")
+    )
+    engagement_rules = tuple(
+        engine.EngagementRule(
+            key=str(r.pk),
+            name=r.name,
+            event_type=r.event_type.key,
+            points=r.points,
+            condition=_condition(r.property_name, r.operator, r.value) if r.property_name else None,
+            cap_per_day=r.cap_per_day,
+            cap_total=r.cap_total,
+            half_life_days=r.half_life_days,
+        )
+        for r in EngagementRule.objects.filter(model=model).select_related("event_type").order_by("id")
+    )
+    stage_rules = tuple(
+        engine.StageRule(
+            key=str(r.pk),
+            name=r.name,
+            to_stage=r.to_stage,
+            min_score=r.min_score,
+            min_fit=r.min_fit,
+            event_types=tuple(r.event_types or ()),
+            min_events=r.min_events,
+            window_days=r.window_days,
+        )
+        for r in StageRule.objects.filter(model=model).order_by("id")
+    )
+    return engine.ModelSpec(
+        version=model.version,
+        fit_rules=fit_rules,
+        engagement_rules=engagement_rules,
+        stage_rules=stage_rules,
+        fit_weight=model.fit_weight,
+        thresholds=engine.Thresholds(
+            hot_at=model.hot_at, hot_until=model.hot_until, warm_at=model.warm_at, warm_until=model.warm_until
+        ),
+    )
+
+
+def spec_for_version(version: int | None) -> engine.ModelSpec | None:
+    """A published (hence frozen) version's spec, cached in the process."""
+    if version is None:
+        return None
+    spec = _SPECS.get(version)
+    if spec is None:
+        model = ScoringModel.objects.filter(version=version).first()
+        if model is None:
+            return None
+        spec = model_spec(model)
+        if model.status != ScoringModel.Status.DRAFT:
+            _SPECS[version] = spec
+    return spec
+
+
+def active_model() -> ScoringModel | None:
+    return ScoringModel.objects.filter(status=ScoringModel.Status.PUBLISHED).first()
+
+
+def lead_values(lead: Lead) -> dict[str, Any]:
+    """The flat attribute mapping that fit rules read."""
+    domain = rules.email_domain(lead.email)
+    values: dict[str, Any] = {name: getattr(lead, name, None) for name in rules.LEAD_FIELDS if hasattr(lead, name)}
+    values.update(
+        {
+            "source": lead.source.name if lead.source_id and lead.source else "",
+            "campaign": lead.campaign.name if lead.campaign_id and lead.campaign else "",
+            "email_domain": domain,
+            "free_mail": domain in rules.FREE_MAIL_DOMAINS,
+        }
+    )
+    for key, value in (lead.attributes or {}).items():
+        values[f"{rules.ATTRIBUTE_PREFIX}{key}"] = value
+    return values
+
+
+# --- validation --------------------------------------------------------------------------
+
+
+def _clean_event(
+    *,
+    event_type: Any,
+    lead: Lead | None,
+    email: str | None,
+    occurred_at: Any,
+    properties: Any,
+    source: Any,
+    idempotency_key: Any,
+    now: datetime.datetime,
+) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    types = _event_type_ids()
+    if not isinstance(event_type, str) or not event_type:
+        errors["type"] = "Name the event type."
+    else:
+        known = types.get(event_type) or _event_type_ids(refresh=True).get(event_type)
+        if known is None:
+            errors["type"] = f"'{event_type}' is not a known event type."
+        elif not known[1]:
+            errors["type"] = f"'{event_type}' is switched off."
+    if lead is None:
+        if not email:
+            errors["email"] = "Give the lead or an e-mail address."
+        else:
+            try:
+                validate_email(normalize_email(email))
+            except ValidationError:
+                errors["email"] = "Enter a valid e-mail address."
+    if occurred_at is not None:
+        if not isinstance(occurred_at, datetime.datetime) or timezone.is_naive(occurred_at):
+            errors["occurred_at"] = "Give a date and time with a time zone."
+        elif occurred_at > now + FUTURE_TOLERANCE:
+            errors["occurred_at"] = "This is more than 5 minutes in the future."
+    problems = rules.check_properties(properties)
+    if problems:
+        errors["properties"] = "; ".join(problems)
+    if not isinstance(source, str) or not source.strip() or len(source) > 30:
+        errors["source"] = "Name the source in 1-30 characters."
+    if idempotency_key is not None and (not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 200):
+        errors["idempotency_key"] = "Use 1-200 characters."
+    return errors
+
+
+# --- logging an event --------------------------------------------------------------------
+
+
+def _insert_sql(obj: Any) -> tuple[str, list[Any]]:
+    meta = obj._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    params = [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+    # Only quoted table and column names are formatted in; values travel as parameters.
+    placeholders = ", ".join(["%s"] * len(fields))
+    return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})", params  # noqa: S608
+
+
+def _insert_event(event: EngagementEvent) -> int | None:
+    """INSERT ... ON CONFLICT DO NOTHING: the new id, or None when the idempotency key was seen."""
+    if event.idempotency_key is None:
+        event.save(force_insert=True)
+        return event.pk
+    sql, params = _insert_sql(event)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{sql} ON CONFLICT DO NOTHING RETURNING {connection.ops.quote_name(event._meta.pk.column)}", params
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    event.pk = row[0]
+    return event.pk
+
+
+def _insert_history(rows: list[Any]) -> None:
+    """Insert history rows of different tables; one statement on PostgreSQL (data-modifying CTEs)."""
+    if connection.vendor != "postgresql" or len(rows) < 2:
+        for row in rows:
+            row.save(force_insert=True)
+        return
+    parts = [_insert_sql(row) for row in rows]
+    ctes = ", ".join(f"h{i} AS ({sql})" for i, (sql, _) in enumerate(parts[:-1]))
+    params = [param for _, row_params in parts for param in row_params]
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {ctes} {parts[-1][0]}", params)
+
+
+def _locked_lead(lead_id: int) -> Lead:
+    active_version = ScoringModel.objects.filter(status=ScoringModel.Status.PUBLISHED).values("version")[:1]
+    return (
+        Lead.objects.select_for_update(of=("self",))
+        .select_related("source", "campaign", "scoring_state")
+        .annotate(active_version=Subquery(active_version))
+        .get(pk=lead_id)
+    )
+
+
+def _events_of(lead_id: int) -> list[tuple[str, dict[str, Any], float]]:
+    return [
+        (_event_type_key(type_id), props or {}, at.timestamp())
+        for type_id, props, at in EngagementEvent.objects.filter(lead_id=lead_id)
+        .order_by("id")
+        .values_list("event_type_id", "properties", "occurred_at")
+    ]
+
+
+def _ts(value: float | None) -> datetime.datetime | None:
+    return None if value is None else datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
+
+
+def _log_one(
+    *,
+    lead_id: int,
+    event_type: str,
+    occurred_at: datetime.datetime,
+    properties: dict[str, Any],
+    source: str,
+    idempotency_key: str | None,
+    actor: User | None,
+    now: datetime.datetime,
+) -> EventResult:
+    lead = _locked_lead(lead_id)
+    spec = spec_for_version(lead.active_version)  # type: ignore[attr-defined]
+    try:
+        state_row: LeadScoringState | None = lead.scoring_state
+    except LeadScoringState.DoesNotExist:
+        state_row = None
+    event = EngagementEvent(
+        lead_id=lead.pk,
+        event_type_id=_event_type_ids()[event_type][0],
+        occurred_at=occurred_at,
+        recorded_at=now,
+        properties=properties,
+        source=source,
+        idempotency_key=idempotency_key,
+        actor=actor if actor is not None and actor.is_authenticated else None,  # type: ignore[misc]
+    )
+    if spec is None:
+        # No published model yet: keep the event, score nothing.
+        if _insert_event(event) is None:
+            return _duplicate(lead, source, idempotency_key)
+        return EventResult(event=event, lead=lead)
+
+    if state_row is not None and state_row.model_version == spec.version:
+        state = state_row.engagement_state
+    else:
+        # First event under this model version for the lead: rebuild from its log once.
+        state = engine.replay(spec, _events_of(lead.pk))
+    at = occurred_at.timestamp()
+    new_state, awards = engine.apply_event(spec, state, event_type=event_type, properties=properties, at=at)
+    event.points = sum(points for _, points in awards)
+    if _insert_event(event) is None:
+        return _duplicate(lead, source, idempotency_key)
+
+    eval_at = max(now, occurred_at).timestamp()
+    scores = engine.evaluate(spec, new_state, lead_values(lead), at=eval_at, temperature=lead.temperature)
+    stage_rule = engine.stage_target(spec, stage=lead.stage, scores=scores, state=new_state, at=eval_at)
+    previous_score, previous_temperature = lead.score, lead.temperature
+    lead.score = scores.score
+    lead.fit_score = scores.fit
+    lead.engagement_score = scores.engagement
+    lead.temperature = scores.temperature
+    if lead.last_engaged_at is None or occurred_at > lead.last_engaged_at:
+        lead.last_engaged_at = occurred_at
+    lead.updated_at = now
+    changed = ["score", "fit_score", "engagement_score", "temperature", "last_engaged_at", "updated_at"]
+    stage_change = None
+    if stage_rule is not None:
+        move = lifecycle.check_move(lead.stage, stage_rule.to_stage, by_rule=True)
+        stage_change = StageChange(
+            lead_id=lead.pk,
+            from_stage=lead.stage,
+            to_stage=stage_rule.to_stage,
+            changed_at=now,
+            rule=f"{stage_rule.name} (scoring model v{spec.version})",
+            transition=move.transition,
+            reason=stage_rule.describe(),
+            time_in_previous_stage=max(now - lead.stage_entered_at, datetime.timedelta(0)),
+        )
+        lead.stage = stage_rule.to_stage
+        lead.stage_entered_at = now
+        changed += ["stage", "stage_entered_at"]
+    Lead.objects.filter(pk=lead.pk).update(**{name: getattr(lead, name) for name in changed})
+    cooling = _ts(engine.next_cooling_at(spec, new_state, temperature=scores.temperature, at=eval_at))
+    if state_row is not None:
+        LeadScoringState.objects.filter(pk=lead.pk).update(
+            model_version=spec.version, engagement_state=new_state, next_cooling_at=cooling, updated_at=now
+        )
+    else:
+        LeadScoringState.objects.create(
+            lead_id=lead.pk,
+            model_version=spec.version,
+            engagement_state=new_state,
+            next_cooling_at=cooling,
+            updated_at=now,
+        )
+    score_change = ScoreChange(
+        lead_id=lead.pk,
+        changed_at=now,
+        cause=ScoreChange.Cause.EVENT,
+        event_id=event.pk,
+        model_version=spec.version,
+        score=scores.score,
+        fit_score=scores.fit,
+        engagement_score=scores.engagement,
+        temperature=scores.temperature,
+        previous_score=previous_score,
+        previous_temperature=previous_temperature,
+    )
+    _insert_history([score_change] if stage_change is None else [score_change, stage_change])
+    return EventResult(
+        event=event, lead=lead, duplicate=False, stage_rule=stage_rule.name if stage_rule else "", awards=awards
+    )
+
+
+def _duplicate(lead: Lead, source: str, idempotency_key: str | None) -> EventResult:
+    original = EngagementEvent.objects.filter(source=source, idempotency_key=idempotency_key).first()
+    return EventResult(event=original, lead=lead, duplicate=True)
+
+
+def _resolve_lead(*, lead: Lead | None, email: str | None, actor: User | None, now: datetime.datetime) -> int:
+    if lead is not None:
+        return lead.pk
+    address = normalize_email(email or "")
+    found = Lead.objects.filter(email__iexact=address).values_list("id", flat=True).first()
+    if found is not None:
+        return found
+    return lead_create(email=address, now=now).pk
+
+
+def event_log(
+    *,
+    event_type: str,
+    lead: Lead | None = None,
+    email: str | None = None,
+    occurred_at: datetime.datetime | None = None,
+    properties: dict[str, Any] | None = None,
+    source: str = "web",
+    idempotency_key: str | None = None,
+    actor: User | None = None,
+    now: datetime.datetime | None = None,
+) -> EventResult:
+    """Store one engagement event and re-score its lead in the same transaction.
+
+    An unknown e-mail creates a raw lead. Bad input raises ``ValidationError`` with field
+    errors and writes nothing. A repeated ``idempotency_key`` (per source) changes nothing
+    and comes back with ``duplicate=True`` and the original event.
+    """
+    now = now or timezone.now()
+    errors = _clean_event(
+        event_type=event_type,
+        lead=lead,
+        email=email,
+        occurred_at=occurred_at,
+        properties=properties,
+        source=source,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        lead_id = _resolve_lead(lead=lead, email=email, actor=actor, now=now)
+        return _log_one(
+            lead_id=lead_id,
+            event_type=event_type,
+            occurred_at=occurred_at or now,
+            properties=dict(properties or {}),
+            source=source.strip(),
+            idempotency_key=idempotency_key,
+            actor=actor,
+            now=now,
+        )
+
+
+def _parse_time(value: Any) -> Any:
+    if isinstance(value, str):
+        from django.utils.dateparse import parse_datetime
+
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
+        return parsed if parsed is not None else value
+    return value
+
+
+def event_log_batch(
+    *, items: list[dict[str, Any]], source: str, actor: User | None = None, now: datetime.datetime | None = None
+) -> list[EventResult | ValidationError]:
+    """Log up to 1,000 events in one transaction, in order. Each item stands alone: a bad item
+    comes back as its ``ValidationError`` and the others are stored.
+
+    Items: ``{"lead": Lead | "lead_id": int | "email": str, "type": str, "occurred_at"?,
+    "properties"?, "idempotency_key"?}``.
+    """
+    if len(items) > MAX_BATCH:
+        raise ValidationError({"items": f"Send at most {MAX_BATCH} events at once."})
+    now = now or timezone.now()
+    results: list[EventResult | ValidationError] = []
+    lead_ids = {item.get("lead_id") for item in items if isinstance(item, dict) and item.get("lead_id") is not None}
+    existing = set(Lead.objects.filter(pk__in=[i for i in lead_ids if isinstance(i, int)]).values_list("id", flat=True))
+    with transaction.atomic():
+        for item in items:
+            if not isinstance(item, dict):
+                results.append(ValidationError({"item": "Each event must be an object."}))
+                continue
+            lead = item.get("lead")
+            lead_id = item.get("lead_id")
+            occurred_at = _parse_time(item.get("occurred_at"))
+            errors = _clean_event(
+                event_type=item.get("type", item.get("event_type")),
+                lead=lead or (Lead(pk=lead_id) if lead_id is not None else None),
+                email=item.get("email"),
+                occurred_at=occurred_at,
+                properties=item.get("properties"),
+                source=item.get("source", source),
+                idempotency_key=item.get("idempotency_key"),
+                now=now,
+            )
+            if lead_id is not None and lead_id not in existing:
+                errors["lead_id"] = "No such lead."
+            if errors:
+                results.append(ValidationError(errors))
+                continue
+            resolved = lead.pk if lead is not None else lead_id
+            if resolved is None:
+                resolved = _resolve_lead(lead=None, email=item.get("email"), actor=actor, now=now)
+            results.append(
+                _log_one(
+                    lead_id=resolved,
+                    event_type=item.get("type", item.get("event_type")),
+                    occurred_at=occurred_at or now,
+                    properties=dict(item.get("properties") or {}),
+                    source=item.get("source", source).strip(),
+                    idempotency_key=item.get("idempotency_key"),
+                    actor=actor,
+                    now=now,
+                )
+            )
+    return results
+
+
+# --- full recomputation, cooling ---------------------------------------------------------
+
+
+def lead_rescore(*, lead: Lead, now: datetime.datetime | None = None) -> Lead:
+    """Recompute the lead's score from its whole event log under the active model (no stage moves)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _locked_lead(lead.pk)
+        spec = spec_for_version(locked.active_version)  # type: ignore[attr-defined]
+        if spec is None:
+            return locked
+        state = engine.replay(spec, _events_of(locked.pk))
+        _write_rescored([(locked, state)], spec, now=now, cause=ScoreChange.Cause.RESCORE)
+    locked.refresh_from_db()
+    return locked
+
+
+def _write_rescored(
+    rows: list[tuple[Lead, dict[str, Any]]], spec: engine.ModelSpec, *, now: datetime.datetime, cause: str
+) -> tuple[int, int]:
+    """Write new scores for already-locked leads in bulk; return (temperature changes, stage moves)."""
+    at = now.timestamp()
+    leads_changed: list[Lead] = []
+    states: list[LeadScoringState] = []
+    history: list[ScoreChange] = []
+    stage_history: list[StageChange] = []
+    temperature_moves = 0
+    for lead, state in rows:
+        scores = engine.evaluate(spec, state, lead_values(lead), at=at, temperature=lead.temperature)
+        states.append(
+            LeadScoringState(
+                lead_id=lead.pk,
+                model_version=spec.version,
+                engagement_state=state,
+                next_cooling_at=_ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=at)),
+                updated_at=now,
+            )
+        )
+        rule = engine.stage_target(spec, stage=lead.stage, scores=scores, state=state, at=at)
+        if rule is not None:
+            stage_history.append(
+                StageChange(
+                    lead_id=lead.pk,
+                    from_stage=lead.stage,
+                    to_stage=rule.to_stage,
+                    changed_at=now,
+                    rule=f"{rule.name} (scoring model v{spec.version})",
+                    transition=lifecycle.ADVANCE,
+                    reason=rule.describe(),
+                    time_in_previous_stage=max(now - lead.stage_entered_at, datetime.timedelta(0)),
+                )
+            )
+            lead.stage = rule.to_stage
+            lead.stage_entered_at = now
+        if (scores.score, scores.fit, scores.engagement, scores.temperature) != (
+            lead.score,
+            lead.fit_score,
+            lead.engagement_score,
+            lead.temperature,
+        ) or rule is not None:
+            if scores.temperature != lead.temperature:
+                temperature_moves += 1
+            history.append(
+                ScoreChange(
+                    lead_id=lead.pk,
+                    changed_at=now,
+                    cause=cause,
+                    model_version=spec.version,
+                    score=scores.score,
+                    fit_score=scores.fit,
+                    engagement_score=scores.engagement,
+                    temperature=scores.temperature,
+                    previous_score=lead.score,
+                    previous_temperature=lead.temperature,
+                )
+            )
+            lead.score, lead.fit_score = scores.score, scores.fit
+            lead.engagement_score, lead.temperature = scores.engagement, scores.temperature
+            lead.updated_at = now
+            leads_changed.append(lead)
+    _bulk_update_leads(leads_changed)
+    ids = [lead.pk for lead, _ in rows]
+    LeadScoringState.objects.filter(lead_id__in=ids).delete()
+    LeadScoringState.objects.bulk_create(states, batch_size=2000)
+    ScoreChange.objects.bulk_create(history, batch_size=2000)
+    StageChange.objects.bulk_create(stage_history, batch_size=2000)
+    return temperature_moves, len(stage_history)
+
+
+LEAD_SCORE_COLUMNS = (
+    "score",
+    "fit_score",
+    "engagement_score",
+    "temperature",
+    "stage",
+    "stage_entered_at",
+    "updated_at",
+)
+
+
+def _bulk_update_leads(leads: list[Lead], columns: tuple[str, ...] = LEAD_SCORE_COLUMNS) -> None:
+    """UPDATE ... FROM (VALUES ...) on PostgreSQL, Django's bulk_update elsewhere."""
+    if not leads:
+        return
+    if connection.vendor != "postgresql":
+        Lead.objects.bulk_update(leads, list(columns), batch_size=500)
+        return
+    meta = Lead._meta
+    quote = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in columns]
+    for start in range(0, len(leads), 2000):
+        chunk = leads[start : start + 2000]
+        casts = ["bigint"] + [f.db_type(connection) for f in fields]
+        row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
+        params: list[Any] = []
+        for lead in chunk:
+            params.append(lead.pk)
+            params.extend(f.get_db_prep_save(getattr(lead, f.attname), connection) for f in fields)
+        names = ", ".join(["id"] + [quote(f.column) for f in fields])
+        assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
+        # Only quoted names and casts are formatted in; values travel as parameters.
+        sql = (
+            f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608
+            f"FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS v({names}) WHERE t.id = v.id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+
+def leads_cool(*, now: datetime.datetime | None = None, limit: int = 5000) -> int:
+    """Cool the leads whose decayed engagement has crossed a threshold (``next_cooling_at <= now``).
+
+    Reads only the due rows (indexed), writes their new temperature and score, a score-history
+    row each, and the next crossing. Returns how many leads were cooled.
+    """
+    now = now or timezone.now()
+    at = now.timestamp()
+    with transaction.atomic():
+        due = list(
+            LeadScoringState.objects.select_for_update(of=("self", "lead"), skip_locked=True)
+            .select_related("lead", "lead__source", "lead__campaign")
+            .filter(next_cooling_at__lte=now)
+            .order_by("next_cooling_at")[:limit]
+        )
+        leads: list[Lead] = []
+        history: list[ScoreChange] = []
+        for row in due:
+            spec = spec_for_version(row.model_version)
+            lead = row.lead
+            if spec is None:
+                row.next_cooling_at = None
+                continue
+            scores = engine.evaluate(spec, row.engagement_state, lead_values(lead), at=at, temperature=lead.temperature)
+            row.next_cooling_at = _ts(
+                engine.next_cooling_at(spec, row.engagement_state, temperature=scores.temperature, at=at)
+            )
+            if row.next_cooling_at is not None and row.next_cooling_at <= now:
+                row.next_cooling_at = None  # cold or settled: nothing more to watch
+            row.updated_at = now
+            history.append(
+                ScoreChange(
+                    lead_id=lead.pk,
+                    changed_at=now,
+                    cause=ScoreChange.Cause.DECAY,
+                    model_version=spec.version,
+                    score=scores.score,
+                    fit_score=scores.fit,
+                    engagement_score=scores.engagement,
+                    temperature=scores.temperature,
+                    previous_score=lead.score,
+                    previous_temperature=lead.temperature,
+                )
+            )
+            lead.score, lead.fit_score = scores.score, scores.fit
+            lead.engagement_score, lead.temperature = scores.engagement, scores.temperature
+            lead.updated_at = now
+            leads.append(lead)
+        _bulk_update_leads(leads, ("score", "fit_score", "engagement_score", "temperature", "updated_at"))
+        LeadScoringState.objects.bulk_update(due, ["next_cooling_at", "updated_at"], batch_size=1000)
+        ScoreChange.objects.bulk_create(history, batch_size=2000)
+    return len(leads)
+
+
+# --- model versions ----------------------------------------------------------------------
+
+
+def model_problems(model: ScoringModel) -> list[str]:
+    """Why the model cannot be published (empty when it can)."""
+    problems: list[str] = []
+    spec = model_spec(model)
+    problems += spec.thresholds.problems()
+    custom = dict(CustomFieldDefinition.objects.values_list("key", "field_type"))
+    subjects = rules.fit_subjects(custom)
+    for rule in spec.fit_rules:
+        for problem in rules.check_condition(rule.condition, known_subjects=subjects):
+            problems.append(f"Fit rule '{rule.name}': {problem}.")
+    for rule in spec.engagement_rules:
+        if rule.condition is not None:
+            for problem in rules.check_condition(rule.condition):
+                problems.append(f"Engagement rule '{rule.name}': {problem}.")
+        if rule.points == 0:
+            problems.append(f"Engagement rule '{rule.name}': gives no points.")
+    known_types = set(EventType.objects.values_list("key", flat=True))
+    for rule in spec.stage_rules:
+        unknown = [t for t in rule.event_types if t not in known_types]
+        if unknown:
+            problems.append(f"Stage rule '{rule.name}': unknown event types {', '.join(unknown)}.")
+        if rule.min_events < 1:
+            problems.append(f"Stage rule '{rule.name}': needs at least one event.")
+        if rule.window_days <= 0:
+            problems.append(f"Stage rule '{rule.name}': the window must be positive.")
+    if not spec.engagement_rules and not spec.fit_rules:
+        problems.append("The model has no rules.")
+    return problems
+
+
+def model_copy_as_draft(*, model: ScoringModel, actor: User | None = None) -> ScoringModel:
+    """A new draft version with the same settings and rules, to be edited and published."""
+    with transaction.atomic():
+        version = (ScoringModel.objects.order_by("-version").values_list("version", flat=True).first() or 0) + 1
+        draft = ScoringModel.objects.create(
+            version=version,
+            name=model.name,
+            notes=f"Copied from v{model.version}.",
+            fit_weight=model.fit_weight,
+            hot_at=model.hot_at,
+            hot_until=model.hot_until,
+            warm_at=model.warm_at,
+            warm_until=model.warm_until,
+        )
+        for fit_rule in model.fit_rules.all():
+            fit_rule.pk = None
+            fit_rule.model = draft
+            fit_rule.save()
+        for engagement_rule in model.engagement_rules.all():
+            engagement_rule.pk = None
+            engagement_rule.model = draft
+            engagement_rule.save()
+        for stage_rule in model.stage_rules.all():
+            stage_rule.pk = None
+            stage_rule.model = draft
+            stage_rule.save()
+    return draft
+
+
+@dataclass
+class Preview:
+    leads: int = 0
+    temperature_changes: int = 0
+    stage_changes: int = 0
+    score_changes: int = 0
+    by_temperature: dict[str, int] = field(default_factory=dict)
+
+
+def _lead_chunks(after_id: int, chunk: int, *, lock: bool) -> Iterator[list[Lead]]:
+    last = after_id
+    while True:
+        query = Lead.objects.select_related("source", "campaign").filter(pk__gt=last).order_by("pk")
+        if lock:
+            query = query.select_for_update(of=("self",))
+        leads = list(query[:chunk])
+        if not leads:
+            return
+        yield leads
+        last = leads[-1].pk
+
+
+def _states_for(spec: engine.ModelSpec, lead_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Replay the event logs of many leads with one streamed query (events ordered by lead, arrival)."""
+    keys = {pk: key for key, (pk, _) in _event_type_ids(refresh=True).items()}
+    states: dict[int, dict[str, Any]] = {pk: engine.empty_state() for pk in lead_ids}
+    if not lead_ids:
+        return states
+    rows: Iterable[tuple[int, int, Any, datetime.datetime]] = (
+        EngagementEvent.objects.filter(lead_id__gte=lead_ids[0], lead_id__lte=lead_ids[-1])
+        .order_by("lead_id", "id")
+        .values_list("lead_id", "event_type_id", "properties", "occurred_at")
+        .iterator(chunk_size=20000)
+    )
+    for lead_id, type_id, props, at in rows:
+        state = states.get(lead_id)
+        if state is not None:
+            engine.fold_event(spec, state, event_type=keys[type_id], properties=props or {}, at=at.timestamp())
+    return states
+
+
+def model_preview(*, model: ScoringModel, now: datetime.datetime | None = None, chunk: int = 5000) -> Preview:
+    """How many leads would change temperature, stage and score if ``model`` were published. Writes nothing."""
+    now = now or timezone.now()
+    at = now.timestamp()
+    spec = model_spec(model)
+    preview = Preview()
+    for leads in _lead_chunks(0, chunk, lock=False):
+        states = _states_for(spec, [lead.pk for lead in leads])
+        for lead in leads:
+            state = states[lead.pk]
+            scores = engine.evaluate(spec, state, lead_values(lead), at=at, temperature=lead.temperature)
+            preview.leads += 1
+            preview.by_temperature[scores.temperature] = preview.by_temperature.get(scores.temperature, 0) + 1
+            preview.temperature_changes += scores.temperature != lead.temperature
+            preview.score_changes += scores.score != lead.score
+            preview.stage_changes += (
+                engine.stage_target(spec, stage=lead.stage, scores=scores, state=state, at=at) is not None
+            )
+    return preview
+
+
+def model_publish(
+    *, model: ScoringModel, actor: User | None = None, now: datetime.datetime | None = None
+) -> RescoreRun:
+    """Publish a draft (the old version retires) and start the background re-score of all leads."""
+    now = now or timezone.now()
+    if model.status != ScoringModel.Status.DRAFT:
+        raise ValidationError({"status": "Only a draft can be published."})
+    problems = model_problems(model)
+    if problems:
+        raise ValidationError({"rules": problems})
+    with transaction.atomic():
+        ScoringModel.objects.filter(status=ScoringModel.Status.PUBLISHED).update(
+            status=ScoringModel.Status.RETIRED, updated_at=now
+        )
+        model.status = ScoringModel.Status.PUBLISHED
+        model.published_at = now
+        model.published_by = actor if actor is not None and actor.is_authenticated else None  # type: ignore[assignment]
+        model.save(update_fields=["status", "published_at", "published_by", "updated_at"])
+        run = RescoreRun.objects.create(model=model, created_at=now, total_leads=Lead.objects.count())
+        transaction.on_commit(lambda: _enqueue_rescore(run.pk))
+    _SPECS.pop(model.version, None)
+    return run
+
+
+def _enqueue_rescore(run_id: int) -> None:
+    from scoring.tasks import rescore_run_task
+
+    rescore_run_task.delay(run_id)
+
+
+def rescore_run_execute(
+    *, run: RescoreRun, chunk: int = 5000, now: datetime.datetime | None = None, max_chunks: int | None = None
+) -> RescoreRun:
+    """Re-score every lead under the run's model, chunk by chunk from ``last_lead_id`` (resumable).
+
+    Each chunk commits with the run's progress, so a crash resumes after the last chunk done.
+    No threshold side effects are fired: only columns and history rows are written.
+    """
+    run.refresh_from_db()
+    if run.state == RescoreRun.State.DONE:
+        return run
+    if run.model.status != ScoringModel.Status.PUBLISHED:
+        run.state = RescoreRun.State.FAILED
+        run.error = "The model is no longer the published one."
+        run.save(update_fields=["state", "error"])
+        return run
+    spec = spec_for_version(run.model.version)
+    assert spec is not None
+    run.state = RescoreRun.State.RUNNING
+    run.started_at = run.started_at or timezone.now()
+    run.save(update_fields=["state", "started_at"])
+    done_chunks = 0
+    while max_chunks is None or done_chunks < max_chunks:
+        with transaction.atomic():
+            query = (
+                Lead.objects.select_for_update(of=("self",))
+                .select_related("source", "campaign")
+                .filter(pk__gt=run.last_lead_id)
+                .order_by("pk")
+            )
+            leads = list(query[:chunk])
+            if not leads:
+                break
+            states = _states_for(spec, [lead.pk for lead in leads])
+            temperature_moves, stage_moves = _write_rescored(
+                [(lead, states[lead.pk]) for lead in leads],
+                spec,
+                now=now or timezone.now(),
+                cause=ScoreChange.Cause.RESCORE,
+            )
+            run.last_lead_id = leads[-1].pk
+            run.processed_leads += len(leads)
+            run.changed_temperature += temperature_moves
+            run.changed_stage += stage_moves
+            run.save(update_fields=["last_lead_id", "processed_leads", "changed_temperature", "changed_stage"])
+        done_chunks += 1
+    else:
+        return run
+    run.state = RescoreRun.State.DONE
+    run.finished_at = timezone.now()
+    run.save(update_fields=["state", "finished_at"])
+    return run

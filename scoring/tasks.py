@@ -1,0 +1,36 @@
+"""Thin Celery tasks over the scoring services."""
+
+from celery import shared_task
+
+from scoring import services
+from scoring.models import RescoreRun
+
+
+@shared_task(name="scoring.cool_leads")
+def cool_leads_task() -> int:
+    """Every minute: cool the leads whose decayed engagement crossed a threshold."""
+    return services.leads_cool()
+
+
+@shared_task(name="scoring.rescore_run", acks_late=True)
+def rescore_run_task(run_id: int) -> str:
+    """Re-score all leads for a published model; re-running it resumes where it stopped."""
+    run = RescoreRun.objects.select_related("model").get(pk=run_id)
+    return services.rescore_run_execute(run=run).state
+
+
+@shared_task(name="scoring.resume_rescore_runs")
+def resume_rescore_runs_task() -> int:
+    """Pick up re-score runs left pending or running by a crashed worker."""
+    from django.db.models import Q
+    from django.utils import timezone
+
+    stale = timezone.now() - timezone.timedelta(minutes=10)
+    runs = RescoreRun.objects.filter(
+        Q(state=RescoreRun.State.PENDING, created_at__lt=stale) | Q(state=RescoreRun.State.RUNNING)
+    ).values_list("id", flat=True)
+    count = 0
+    for run_id in runs:
+        rescore_run_task.delay(run_id)
+        count += 1
+    return count

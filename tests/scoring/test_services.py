@@ -1,0 +1,271 @@
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from leads.models import Lead, StageChange
+from leads.services import lead_create
+from scoring import selectors, services
+from scoring.models import EngagementEvent, LeadScoringState, ScoreChange
+from tests.factories import LeadFactory
+
+NOW = datetime.datetime(2026, 11, 2, 10, 0, tzinfo=datetime.UTC)
+pytestmark = pytest.mark.django_db
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    """The SQL statements run, without transaction control (which SQLite logs and PostgreSQL does not)."""
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].upper().startswith(TRANSACTION_CONTROL)]
+
+
+def _warm_mql_lead():
+    lead = lead_create(
+        email="dana@acme.example", title="VP Sales", attributes={"lead_origin": "Lead Add Form"}, now=NOW
+    )
+    services.event_log(lead=lead, event_type="webinar_attended", now=NOW - datetime.timedelta(hours=2))
+    services.event_log(lead=lead, event_type="email_reply", now=NOW - datetime.timedelta(hours=1))
+    lead.refresh_from_db()
+    return lead
+
+
+def test_an_event_is_stored_and_rescores_its_lead():
+    lead = lead_create(email="kim@acme.example", title="VP Marketing", now=NOW)
+
+    result = services.event_log(
+        lead=lead, event_type="pricing_page_view", properties={"url": "/pricing"}, source="web", now=NOW
+    )
+
+    lead.refresh_from_db()
+    assert result.duplicate is False
+    assert result.event.points == 10
+    assert (lead.fit_score, lead.engagement_score, lead.score, lead.temperature) == (20.0, 10.0, 15, "cold")
+    assert lead.last_engaged_at == NOW
+    change = ScoreChange.objects.get(lead=lead)
+    assert (change.cause, change.previous_score, change.score, change.event_id) == ("event", 0, 15, result.event.pk)
+
+
+def test_a_demo_request_on_a_warm_mql_lead_makes_it_hot_and_sql_at_once():
+    lead = _warm_mql_lead()
+    assert (lead.stage, lead.temperature, lead.score) == ("mql", "warm", 52)
+
+    result = services.event_log(lead=lead, event_type="demo_request", source="web", now=NOW)
+
+    lead.refresh_from_db()
+    assert (lead.stage, lead.temperature, lead.score) == ("sql", "hot", 72)
+    assert result.stage_rule == "Sales qualified (hand-raiser)"
+    move = StageChange.objects.filter(lead=lead).order_by("-id").first()
+    assert (move.from_stage, move.to_stage, move.transition, move.actor) == ("mql", "sql", "advance", None)
+    assert move.rule == "Sales qualified (hand-raiser) (scoring model v1)"
+    assert move.reason == "SQL: demo_request or contact_sales or quote_request within 30 days and fit >= 40"
+    explanation = selectors.lead_score_explanation(lead=lead, now=NOW)
+    assert explanation["model_version"] == 1
+    assert explanation["temperature"] == "hot"
+    by_rule = {c["rule"]: c for c in explanation["contributions"]}
+    assert by_rule["Demo request"]["points"] == 40.0
+    assert by_rule["Demo request"]["events"] == 1
+    assert by_rule["Came through a lead form"]["points"] == 50
+
+
+def test_rules_never_move_a_lead_back():
+    lead = LeadFactory(stage="sql", title="VP Sales")
+
+    services.event_log(lead=lead, event_type="unsubscribe", now=NOW)
+
+    lead.refresh_from_db()
+    assert lead.stage == "sql"
+    assert not StageChange.objects.filter(lead=lead).exists()
+
+
+def test_a_lost_lead_is_not_requalified_by_rules():
+    lead = LeadFactory(
+        stage="lost", lost_reason="no_budget", title="VP Sales", attributes={"lead_origin": "Lead Add Form"}
+    )
+
+    services.event_log(lead=lead, event_type="demo_request", now=NOW)
+
+    lead.refresh_from_db()
+    assert (lead.stage, lead.temperature) == ("lost", "warm")
+
+
+def test_a_repeated_idempotency_key_is_a_duplicate_and_changes_nothing():
+    lead = lead_create(email="ana@acme.example", now=NOW)
+    first = services.event_log(
+        lead=lead, event_type="email_click", idempotency_key="msg-1:click", source="mailer", now=NOW
+    )
+    lead.refresh_from_db()
+    before = (lead.score, lead.engagement_score, ScoreChange.objects.count(), EngagementEvent.objects.count())
+
+    again = services.event_log(
+        lead=lead, event_type="email_click", idempotency_key="msg-1:click", source="mailer", now=NOW
+    )
+
+    lead.refresh_from_db()
+    assert again.duplicate is True
+    assert again.event.pk == first.event.pk
+    assert (lead.score, lead.engagement_score, ScoreChange.objects.count(), EngagementEvent.objects.count()) == before
+
+
+def test_the_same_key_from_another_source_is_a_new_event():
+    lead = lead_create(email="ana@acme.example", now=NOW)
+    services.event_log(lead=lead, event_type="email_click", idempotency_key="k1", source="mailer", now=NOW)
+
+    other = services.event_log(lead=lead, event_type="email_click", idempotency_key="k1", source="tracker", now=NOW)
+
+    assert other.duplicate is False
+    assert EngagementEvent.objects.filter(lead=lead).count() == 2
+
+
+def test_an_unknown_email_creates_a_raw_lead():
+    result = services.event_log(email="New.Person@Example.org", event_type="content_download", now=NOW)
+
+    lead = Lead.objects.get(email="new.person@example.org")
+    assert result.lead.pk == lead.pk
+    assert (lead.stage, lead.engagement_score) == ("raw", 10.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "message"),
+    [
+        ({"event_type": "telepathy"}, "type", "'telepathy' is not a known event type."),
+        ({"event_type": "page_view", "properties": {"url": 42}}, "properties", "'url' must be text"),
+        ({"event_type": "page_view", "properties": "nope"}, "properties", "must be an object of name: value pairs"),
+        (
+            {"event_type": "page_view", "occurred_at": NOW + datetime.timedelta(minutes=6)},
+            "occurred_at",
+            "This is more than 5 minutes in the future.",
+        ),
+        (
+            {"event_type": "page_view", "email": "not-an-address", "lead": None},
+            "email",
+            "Enter a valid e-mail address.",
+        ),
+    ],
+)
+def test_bad_input_is_refused_field_by_field_and_writes_nothing(kwargs, field, message):
+    lead = lead_create(email="ana@acme.example", now=NOW)
+    kwargs = {"lead": lead, **kwargs}
+    leads_before = Lead.objects.count()
+
+    with pytest.raises(ValidationError) as refused:
+        services.event_log(now=NOW, **kwargs)
+
+    assert refused.value.message_dict == {field: [message]}
+    assert EngagementEvent.objects.count() == 0
+    assert ScoreChange.objects.count() == 0
+    assert Lead.objects.count() == leads_before
+
+
+def test_an_event_five_minutes_ahead_is_accepted():
+    lead = lead_create(email="ana@acme.example", now=NOW)
+
+    result = services.event_log(
+        lead=lead, event_type="page_view", occurred_at=NOW + datetime.timedelta(minutes=4), now=NOW
+    )
+
+    assert result.event.occurred_at == NOW + datetime.timedelta(minutes=4)
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_event_costs_at_most_five_queries_whatever_the_history():
+    lead = lead_create(email="busy@acme.example", now=NOW)
+    for i in range(120):
+        services.event_log(
+            lead=lead,
+            event_type="page_view",
+            properties={"url": f"/blog/{i}", "seconds": 30},
+            now=NOW - datetime.timedelta(minutes=200 - i),
+        )
+    lead.refresh_from_db()
+
+    with CaptureQueriesContext(connection) as plain:
+        services.event_log(lead=lead, event_type="email_open", now=NOW)
+    with CaptureQueriesContext(connection) as keyed:
+        services.event_log(lead=lead, event_type="email_click", idempotency_key="c-1", source="mailer", now=NOW)
+
+    assert len(_statements(plain)) == 5
+    assert len(_statements(keyed)) == 5
+    assert EngagementEvent.objects.filter(lead=lead).count() == 122
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_stage_move_stays_within_the_query_budget():
+    lead = _warm_mql_lead()
+    for i in range(50):
+        services.event_log(lead=lead, event_type="page_view", now=NOW - datetime.timedelta(minutes=50 - i))
+
+    # PostgreSQL writes the two history rows in one statement; SQLite needs one more.
+    budget = 5 if connection.vendor == "postgresql" else 6
+    with CaptureQueriesContext(connection) as captured:
+        services.event_log(lead=lead, event_type="demo_request", now=NOW)
+
+    assert len(_statements(captured)) == budget
+
+    lead.refresh_from_db()
+    assert lead.stage == "sql"
+
+
+def test_incremental_scores_equal_a_full_recomputation_from_the_event_log():
+    lead = lead_create(email="mix@acme.example", title="Director of IT", company_size=80, now=NOW)
+    plan = [
+        ("page_view", {"seconds": 300}, -40),
+        ("pricing_page_view", {}, -3),
+        ("pricing_page_view", {}, -3),
+        ("pricing_page_view", {}, -3),
+        ("pricing_page_view", {}, -2),
+        ("email_open", {}, -20),  # arrives late: older than what came before
+        ("product_usage", {}, -1),
+        ("unsubscribe", {}, -5),
+        ("webinar_attended", {}, 0),
+        ("page_view", {"seconds": 900}, -10),
+    ]
+    for event_type, properties, days in plan:
+        services.event_log(
+            lead=lead,
+            event_type=event_type,
+            properties=properties,
+            occurred_at=NOW + datetime.timedelta(days=days),
+            now=NOW,
+        )
+    lead.refresh_from_db()
+    incremental = (lead.score, lead.fit_score, lead.engagement_score, lead.temperature)
+    incremental_state = LeadScoringState.objects.get(lead=lead).engagement_state
+
+    recomputed = services.lead_rescore(lead=lead, now=NOW)
+
+    assert (recomputed.score, recomputed.fit_score, recomputed.engagement_score, recomputed.temperature) == incremental
+    assert LeadScoringState.objects.get(lead=lead).engagement_state == incremental_state
+
+
+def test_a_batch_keeps_order_and_each_item_stands_alone():
+    lead = lead_create(email="ana@acme.example", now=NOW)
+
+    results = services.event_log_batch(
+        items=[
+            {"lead_id": lead.pk, "type": "email_open"},
+            {"lead_id": lead.pk, "type": "nonsense"},
+            {"email": "fresh@example.org", "type": "page_view", "occurred_at": "2026-11-02T09:00:00Z"},
+            {"lead_id": 987654, "type": "page_view"},
+        ],
+        source="api",
+        now=NOW,
+    )
+
+    assert [type(r).__name__ for r in results] == ["EventResult", "ValidationError", "EventResult", "ValidationError"]
+    assert results[1].message_dict == {"type": ["'nonsense' is not a known event type."]}
+    assert results[3].message_dict == {"lead_id": ["No such lead."]}
+    assert results[2].lead.email == "fresh@example.org"
+    assert results[2].event.occurred_at == datetime.datetime(2026, 11, 2, 9, 0, tzinfo=datetime.UTC)
+    assert EngagementEvent.objects.count() == 2
+
+
+def test_selectors_list_events_and_score_changes_newest_first():
+    lead = lead_create(email="ana@acme.example", now=NOW)
+    services.event_log(lead=lead, event_type="email_open", occurred_at=NOW - datetime.timedelta(hours=1), now=NOW)
+    services.event_log(lead=lead, event_type="email_click", now=NOW)
+
+    assert [e.event_type.key for e in selectors.lead_events(lead=lead)] == ["email_click", "email_open"]
+    assert [c.score for c in selectors.lead_score_changes(lead=lead)] == [6, 4]
+    assert "demo_request" in [t.key for t in selectors.event_types()]
