@@ -73,8 +73,8 @@ def activity_icon(kind: str) -> str:
 
 @register.filter
 def initials(name: str) -> str:
-    parts = [part for part in (name or "").replace("@", " ").replace(".", " ").split() if part]
-    return "".join(part[0] for part in parts[:2]).upper() or "?"
+    words = "".join(char if char.isalnum() else " " for char in (name or "").split("@")[0]).split()
+    return "".join(word[0] for word in words[:2]).upper() or "?"
 
 
 @register.filter
