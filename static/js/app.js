@@ -40,7 +40,7 @@
       field.hidden = !show && !hasError;
     });
     var hint = root.querySelector(".reason-required");
-    if (hint) hint.textContent = transition === "lose" ? "(needed when the reason is Other)" : move && move.needs_reason ? "(required)" : "";
+    if (hint) hint.textContent = transition === "lose" ? "Required when the lost reason is Other." : move && move.needs_reason ? "Required to " + transition + " a lead." : "";
   }
 
   // Tasks are the only activities with a due date.

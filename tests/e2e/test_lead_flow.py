@@ -1,0 +1,110 @@
+"""A rep finds a lead, logs a call and moves its stage; a manager sees every lead."""
+
+import pytest
+from playwright.sync_api import expect
+
+from leads.models import Activity, Lead
+from tests.factories import ActivityFactory, LeadFactory, LeadSourceFactory, manager, rep
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+@pytest.fixture
+def book():
+    maya, jonas = rep(username="maya", first_name="Maya", last_name="Patel"), rep(username="jonas")
+    webinar = LeadSourceFactory(name="Webinar")
+    ada = LeadFactory(
+        owner=maya,
+        first_name="Ada",
+        last_name="Lovelace",
+        company="Analytical Engines",
+        title="CTO",
+        email="ada@engines.example",
+        score=87,
+        temperature="hot",
+        stage="mql",
+        source=webinar,
+    )
+    for i, (first, last, company) in enumerate(
+        [
+            ("Grace", "Hopper", "Compilers Inc"),
+            ("Alan", "Turing", "Bletchley Labs"),
+            ("Katherine", "Johnson", "Orbital"),
+        ]
+    ):
+        LeadFactory(
+            owner=maya if i % 2 else None,
+            first_name=first,
+            last_name=last,
+            company=company,
+            score=40 + i * 9,
+            temperature="warm",
+            source=webinar,
+        )
+    LeadFactory(owner=jonas, first_name="Edsger", last_name="Dijkstra", company="Shortest Paths", score=55)
+    ActivityFactory(lead=ada, kind="email", subject="Sent the pricing guide", actor=maya)
+    return {"maya": maya, "jonas": jonas, "ada": ada}
+
+
+def test_rep_finds_a_lead_logs_a_call_and_marks_it_lost(book, sign_in, live_server, artifacts_dir):
+    page = sign_in(book["maya"])
+
+    page.get_by_role("link", name="Leads").first.click()
+    expect(page.locator(".lead-table tbody tr")).to_have_count(4)  # own + pool, not Jonas's lead
+    expect(page.get_by_text("Edsger Dijkstra")).to_have_count(0)
+    page.screenshot(path=str(artifacts_dir / "lead-list.png"), full_page=True)
+
+    page.keyboard.press("/")
+    expect(page.get_by_label("Search")).to_be_focused()
+    page.keyboard.type("lovelace")
+    expect(page.locator(".lead-table tbody tr")).to_have_count(1)  # htmx swapped the results in place
+    assert "q=lovelace" in page.url
+
+    page.get_by_role("link", name="Ada Lovelace").click()
+    expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
+
+    page.get_by_label("Subject").fill("Discovery call")
+    page.get_by_label("Notes").fill("Needs a pilot for 40 seats before Q1.")
+    page.get_by_role("button", name="Log activity").click()
+    expect(page.locator("#timeline")).to_contain_text("Discovery call")
+    expect(page.locator("#timeline")).to_contain_text("Needs a pilot for 40 seats")
+    call = Activity.objects.get(lead=book["ada"], kind="call")
+    assert (call.subject, call.actor_id) == ("Discovery call", book["maya"].pk)
+
+    lost_reason = page.get_by_label("Lost reason")
+    expect(lost_reason).to_be_hidden()
+    page.get_by_label("Move to").select_option("lost")
+    expect(lost_reason).to_be_visible()
+    lost_reason.select_option("competitor")
+    page.get_by_label("Reason", exact=True).fill("Signed with a competitor for two years.")
+    page.get_by_role("button", name="Move stage").click()
+
+    expect(page.locator(".lead-header .badge-stage")).to_have_text("Lost")
+    expect(page.locator("#timeline")).to_contain_text("Signed with a competitor for two years.")
+    ada = Lead.objects.get(pk=book["ada"].pk)
+    assert (ada.stage, ada.lost_reason) == ("lost", "competitor")
+    page.screenshot(path=str(artifacts_dir / "lead-page.png"), full_page=True)
+
+
+def test_stage_move_without_a_lost_reason_shows_the_error(book, sign_in, live_server):
+    page = sign_in(book["maya"])
+    page.goto(f"{live_server.url}/leads/{book['ada'].pk}/")
+
+    page.get_by_label("Move to").select_option("lost")
+    page.get_by_role("button", name="Move stage").click()
+
+    expect(page.get_by_text("Choose why the lead was lost.")).to_be_visible()
+    assert Lead.objects.get(pk=book["ada"].pk).stage == "mql"
+
+
+def test_manager_sees_every_lead(book, sign_in, live_server, artifacts_dir):
+    page = sign_in(manager(username="grace"))
+
+    expect(page.get_by_role("heading", name="Team overview")).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "home-manager.png"), full_page=True)
+    page.get_by_role("link", name="Leads").first.click()
+
+    expect(page.locator(".lead-table tbody tr")).to_have_count(5)
+    expect(page.get_by_text("Edsger Dijkstra")).to_be_visible()
+    page.get_by_label("Owner").select_option(label="Maya Patel")
+    expect(page.locator(".lead-table tbody tr")).to_have_count(2)
