@@ -70,7 +70,7 @@ class LeadFilterForm(forms.Form):
     )
     stage = forms.ChoiceField(label="Stage", required=False, choices=[("", "All stages"), *Stage.choices])
     temperature = forms.ChoiceField(
-        label="Temperature", required=False, choices=[("", "Any temperature"), *Temperature.choices]
+        label="Temperature", required=False, choices=[("", "Any"), *Temperature.choices]
     )
     owner = forms.ChoiceField(label="Owner", required=False)
     source = forms.ChoiceField(label="Source", required=False)
@@ -176,6 +176,10 @@ class LeadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.lead = lead
         self.fields["email"].required = True
+        self.fields["email"].label = "E-mail"
+        self.fields["timezone"].label = "Time zone"
+        self.fields["source"].empty_label = "No source"
+        self.fields["campaign"].empty_label = "No campaign"
         self.fields["annual_revenue"].widget.attrs["step"] = "1000"
         if lead is None and can_assign_any(user):
             self.fields["owner"] = OwnerChoiceField(
