@@ -4,6 +4,8 @@ Input serializers only check types and sizes; the business rules live in the ser
 whose field errors come back as 400. Output serializers are read-only views of records.
 """
 
+import datetime
+import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -11,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.pagination import _decode as keyset_decode
 from leads.models import Campaign, Lead, LeadSource, LostReason, Stage, Temperature
 from leads.services import UTM_KEYS
 
@@ -47,6 +50,15 @@ class JsonObjectField(serializers.DictField):
 # ---- leads -----------------------------------------------------------------------------
 
 
+class NameField(serializers.SlugRelatedField):
+    """A related record by name; null clears it. An empty string is refused (DRF reads it as null)."""
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if data == "":
+            raise serializers.ValidationError("Give a name, or null for none.")
+        return super().run_validation(data)
+
+
 class UtmSerializer(serializers.Serializer):
     first_touch = serializers.DictField(child=serializers.CharField())
     last_touch = serializers.DictField(child=serializers.CharField())
@@ -55,9 +67,9 @@ class UtmSerializer(serializers.Serializer):
 class LeadSerializer(serializers.ModelSerializer):
     """A lead as the API answers it. Every field here is read-only; see the input serializers."""
 
-    source = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    campaign = serializers.SlugRelatedField(slug_field="name", read_only=True)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    source = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    campaign = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     utm = serializers.SerializerMethodField()
     stage = serializers.ChoiceField(choices=Stage.values, read_only=True)
     temperature = serializers.ChoiceField(choices=Temperature.values, read_only=True)
@@ -128,11 +140,9 @@ class LeadUpdateSerializer(serializers.Serializer):
     city = serializers.CharField(max_length=_max_length("city"), allow_blank=True)
     annual_revenue = serializers.DecimalField(max_digits=16, decimal_places=2, min_value=0, allow_null=True)
     timezone = serializers.CharField(max_length=_max_length("timezone"), allow_blank=True)
-    source = serializers.SlugRelatedField(slug_field="name", queryset=LeadSource.objects.all(), allow_null=True)
-    campaign = serializers.SlugRelatedField(slug_field="name", queryset=Campaign.objects.all(), allow_null=True)
-    owner = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.filter(is_active=True), allow_null=True
-    )
+    source = NameField(slug_field="name", queryset=LeadSource.objects.all(), allow_null=True)
+    campaign = NameField(slug_field="name", queryset=Campaign.objects.all(), allow_null=True)
+    owner = NameField(slug_field="username", queryset=User.objects.filter(is_active=True), allow_null=True)
     attributes = JsonObjectField()
     email_opt_in = serializers.BooleanField()
     do_not_call = serializers.BooleanField()
@@ -142,16 +152,24 @@ class LeadUpdateSerializer(serializers.Serializer):
     timeline = serializers.CharField(max_length=_max_length("timeline"), allow_blank=True)
 
 
+class UtmInSerializer(serializers.Serializer):
+    """UTM parameters, click ids and the referrer; unknown keys are refused."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {key: serializers.CharField(max_length=500, allow_blank=True, required=False) for key in UTM_KEYS}
+
+    def to_internal_value(self, data: Any) -> dict[str, str]:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(UTM_KEYS))
+            if unknown:
+                raise serializers.ValidationError(f"Unknown keys: {', '.join(unknown)}. Known: {', '.join(UTM_KEYS)}.")
+        return dict(super().to_internal_value(data))
+
+
 class LeadCreateSerializer(LeadUpdateSerializer):
     """A new lead: ``email`` is required; ``utm`` sets both first and last touch."""
 
-    utm = serializers.DictField(child=serializers.CharField(max_length=500, allow_blank=True))
-
-    def validate_utm(self, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(UTM_KEYS))
-        if unknown:
-            raise serializers.ValidationError(f"Unknown keys: {', '.join(unknown)}. Known: {', '.join(UTM_KEYS)}.")
-        return value
+    utm = UtmInSerializer()
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -178,6 +196,16 @@ class TransitionSerializer(serializers.Serializer):
 
 # ---- list filters ------------------------------------------------------------------------
 
+
+class QueryIntegerField(serializers.IntegerField):
+    """An integer written with digits only (DRF's own also takes "1.0")."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, str) and not re.fullmatch(r"-?[0-9]{1,18}", data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 ORDERINGS = {
     "-score": ("score", True),
     "score": ("score", False),
@@ -196,10 +224,24 @@ class LeadListQuerySerializer(serializers.Serializer):
     )
     source = serializers.CharField(required=False, max_length=100, help_text="A source name or id.")
     q = serializers.CharField(required=False, max_length=200, help_text="Searches e-mail, name and company.")
-    min_score = serializers.IntegerField(required=False, min_value=0, max_value=100)
+    min_score = QueryIntegerField(required=False, min_value=0, max_value=100)
     ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False, default="-score")
-    cursor = serializers.CharField(required=False, max_length=500)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=200, default=50)
+    cursor = serializers.CharField(required=False, max_length=500, help_text="From the previous page's next link.")
+    page_size = QueryIntegerField(required=False, min_value=1, max_value=200, default=50)
+
+
+def cursor_fits(cursor: str, ordering: str) -> bool:
+    """True when ``cursor`` is a position of the ``ordering`` sort (a number for the score, a time
+    or null for the dates) with an id in range; keyset pagination trusts what it decodes."""
+    position = keyset_decode(cursor)
+    if position is None:
+        return False
+    value, pk = position
+    if not 0 < pk < 2**63:
+        return False
+    if ORDERINGS[ordering][0] == "score":
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100
+    return value is None or (isinstance(value, datetime.datetime) and value.tzinfo is not None)
 
 
 class LeadPageSerializer(serializers.Serializer):
@@ -211,8 +253,13 @@ class LeadPageSerializer(serializers.Serializer):
 
 
 class ContributionSerializer(serializers.Serializer):
+    """One rule's part of the score; ``kind`` is ``fit`` or ``engagement``."""
+
     rule = serializers.CharField()
+    kind = serializers.CharField()
     points = serializers.FloatField()
+    events = serializers.IntegerField(required=False)
+    awarded = serializers.FloatField(required=False)
 
 
 class ScoreSerializer(serializers.Serializer):
@@ -220,8 +267,9 @@ class ScoreSerializer(serializers.Serializer):
     fit_score = serializers.FloatField()
     engagement_score = serializers.FloatField()
     temperature = serializers.ChoiceField(choices=Temperature.values)
-    model_version = serializers.CharField(allow_null=True)
-    contributions = serializers.ListField(child=serializers.DictField())
+    model_version = serializers.IntegerField(allow_null=True)
+    contributions = ContributionSerializer(many=True)
+    next_cooling_at = serializers.DateTimeField(allow_null=True, required=False)
 
 
 class TimelineEntrySerializer(serializers.Serializer):
@@ -235,7 +283,7 @@ class TimelineSerializer(serializers.Serializer):
 
 
 class TimelineQuerySerializer(serializers.Serializer):
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+    limit = QueryIntegerField(required=False, min_value=1, max_value=500, default=100)
 
 
 class EventInSerializer(serializers.Serializer):
@@ -258,14 +306,26 @@ class EventOutSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(choices=Stage.values)
 
 
-class EventErrorSerializer(serializers.Serializer):
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+class EventOutItemSerializer(EventOutSerializer):
+    """One item of a list's answer: the logged event, or only ``errors`` when it failed."""
+
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for field in fields.values():
+            field.required = False
+        return fields
 
 
 class EventTypeSerializer(serializers.Serializer):
     key = serializers.CharField()
     label = serializers.CharField()
     category = serializers.CharField()
+
+
+class EventTypeListSerializer(serializers.Serializer):
+    results = EventTypeSerializer(many=True)
 
 
 # ---- reports -----------------------------------------------------------------------------

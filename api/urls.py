@@ -8,6 +8,9 @@ v1 = [
     path("leads/<int:lead_id>/", views.LeadDetailView.as_view(), name="lead-detail"),
     path("leads/<int:lead_id>/transition/", views.LeadTransitionView.as_view(), name="lead-transition"),
     path("leads/<int:lead_id>/timeline/", views.LeadTimelineView.as_view(), name="lead-timeline"),
+    path("leads/<int:lead_id>/score/", views.LeadScoreView.as_view(), name="lead-score"),
+    path("events/", views.EventsView.as_view(), name="events"),
+    path("event-types/", views.EventTypesView.as_view(), name="event-types"),
     path("reports/funnel/", views.FunnelView.as_view(), name="report-funnel"),
 ]
 

@@ -11,10 +11,11 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -22,15 +23,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import serializers as s
-from api.errors import RequestTooLarge
-from api.permissions import LeadPermissions
-from api.timeline import timeline_entry_json
+from api.errors import RequestTooLarge, field_errors
+from api.events import MAX_BATCH, parse_event
+from api.permissions import LEAD_PERMISSIONS, RolePermissions
+from api.timeline import lead_timeline_json
 from core.pagination import keyset_page
 from leads import selectors as lead_selectors
 from leads import services as lead_services
 from leads.models import Lead, LeadSource
 from reports.selectors import funnel_report
-from web.timeline import lead_timeline
+from scoring import selectors as scoring_selectors
+from scoring import services as scoring_services
 
 User = get_user_model()
 
@@ -53,6 +56,7 @@ class ApiView(APIView):
     """Base of every endpoint: refuses an oversized body before anything reads it."""
 
     throttle_scope = "api"
+    permission_classes = [RolePermissions]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         try:
@@ -74,7 +78,8 @@ def get_lead(request: Request, lead_id: int) -> Lead:
 
 
 def valid_query(serializer_class: type, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.query_params)
+    # A plain dict, not the QueryDict: an empty value is refused instead of read as "not given".
+    serializer = serializer_class(data=request.query_params.dict())
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
@@ -112,8 +117,7 @@ def writable_fields(user: Any, serializer_class: type) -> set[str]:
 class LeadListView(ApiView):
     """Leads within the user's reach (a rep: their own and the unassigned pool)."""
 
-    permission_classes = [LeadPermissions]
-    creates_leads = True
+    required_permissions = {**LEAD_PERMISSIONS, "POST": ("leads.add_lead",)}
 
     @extend_schema(
         operation_id="leads_list",
@@ -147,6 +151,8 @@ class LeadListView(ApiView):
                 leads = leads.filter(source_id=int(source))
             else:
                 leads = leads.filter(source__in=LeadSource.objects.filter(name=source))
+        if "cursor" in query and not s.cursor_fits(query["cursor"], query["ordering"]):
+            raise ValidationError({"cursor": ["Not a cursor of this ordering; use the next link of a page."]})
         field, descending = s.ORDERINGS[query["ordering"]]
         page = keyset_page(
             leads.select_related("owner", "source", "campaign"),
@@ -192,8 +198,6 @@ class LeadListView(ApiView):
 class LeadDetailView(ApiView):
     """One lead; another rep's lead answers 404."""
 
-    permission_classes = [LeadPermissions]
-
     @extend_schema(
         operation_id="leads_retrieve",
         tags=["leads"],
@@ -237,8 +241,6 @@ class LeadDetailView(ApiView):
 class LeadTransitionView(ApiView):
     """Stage moves, by the same lifecycle rules as the pages."""
 
-    permission_classes = [LeadPermissions]
-
     @extend_schema(
         operation_id="leads_transition",
         tags=["leads"],
@@ -264,8 +266,6 @@ class LeadTransitionView(ApiView):
 class LeadTimelineView(ApiView):
     """Everything that happened to a lead, newest first."""
 
-    permission_classes = [LeadPermissions]
-
     @extend_schema(
         operation_id="leads_timeline",
         tags=["leads"],
@@ -276,14 +276,168 @@ class LeadTimelineView(ApiView):
     def get(self, request: Request, lead_id: int) -> Response:
         lead = get_lead(request, lead_id)
         limit = valid_query(s.TimelineQuerySerializer, request)["limit"]
-        entries = lead_timeline(lead=lead, limit=limit)
-        return Response({"results": [timeline_entry_json(entry) for entry in entries]})
+        return Response({"results": lead_timeline_json(lead=lead, limit=limit)})
+
+
+class LeadScoreView(ApiView):
+    """Why a lead has its score."""
+
+    @extend_schema(
+        operation_id="leads_score",
+        tags=["leads"],
+        parameters=[LEAD_ID],
+        responses={200: s.ScoreSerializer, **NOT_FOUND, **COMMON_ERRORS},
+        summary="The lead's score with the rules and events that made it, under which model version",
+    )
+    def get(self, request: Request, lead_id: int) -> Response:
+        lead = get_lead(request, lead_id)
+        return Response(s.ScoreSerializer(scoring_selectors.lead_score_explanation(lead=lead)).data)
+
+
+def event_json(result: scoring_services.EventResult) -> dict[str, Any]:
+    lead = result.lead
+    return {
+        "id": result.event.pk if result.event is not None else None,
+        "lead_id": lead.pk,
+        "duplicate": result.duplicate,
+        "score": lead.score,
+        "temperature": lead.temperature,
+        "stage": lead.stage,
+    }
+
+
+def reach_errors(user: Any, items: list[dict[str, Any]]) -> dict[int, dict[str, list[str]]]:
+    """Items naming a lead outside the user's reach (another rep's), by position; two queries at most."""
+    if lead_selectors.sees_all_leads(user):
+        return {}
+    errors: dict[int, dict[str, list[str]]] = {}
+    lead_ids = {item["lead_id"] for item in items if "lead_id" in item}
+    if lead_ids:
+        reachable = set(lead_selectors.lead_visible_to(user).filter(pk__in=lead_ids).values_list("id", flat=True))
+        for index, item in enumerate(items):
+            if "lead_id" in item and item["lead_id"] not in reachable:
+                errors[index] = {"lead_id": ["No such lead."]}
+    emails = {lead_services.normalize_email(item["email"]) for item in items if "email" in item}
+    if emails:
+        beyond = set(
+            Lead.objects.filter(email__in=emails)
+            .exclude(pk__in=lead_selectors.lead_visible_to(user))
+            .values_list("email", flat=True)
+        )
+        for index, item in enumerate(items):
+            if "email" in item and lead_services.normalize_email(item["email"]) in beyond:
+                errors[index] = {"email": ["This e-mail belongs to a lead outside your reach."]}
+    return errors
+
+
+EVENTS_IN = PolymorphicProxySerializer(
+    component_name="EventOrEvents",
+    serializers=[s.EventInSerializer, s.EventInSerializer(many=True)],
+    resource_type_field_name=None,
+    many=False,
+)
+EVENTS_OUT = PolymorphicProxySerializer(
+    component_name="EventResultOrResults",
+    serializers=[s.EventOutSerializer, s.EventOutItemSerializer(many=True)],
+    resource_type_field_name=None,
+    many=False,
+)
+
+
+class EventsView(ApiView):
+    """Engagement events from integrations; each re-scores its lead at once."""
+
+    # an unknown e-mail creates a raw lead
+    required_permissions = {"POST": ("scoring.add_engagementevent", "leads.add_lead")}
+    throttle_scope = "events"
+
+    @extend_schema(
+        operation_id="events_create",
+        tags=["events"],
+        request=EVENTS_IN,
+        responses={
+            201: EVENTS_OUT,
+            207: OpenApiResponse(
+                s.EventOutItemSerializer(many=True), description="A list where some items failed: see their errors."
+            ),
+            **NOT_FOUND,
+            **COMMON_ERRORS,
+        },
+        summary="Log one event (an object) or up to 1,000 (a list, answered in the same order)",
+    )
+    def post(self, request: Request) -> Response:
+        if isinstance(request.data, list):
+            return self._post_many(request, request.data)
+        item, errors = parse_event(request.data)
+        if errors:
+            raise ValidationError(errors)
+        lead = None
+        if "lead_id" in item:
+            lead = lead_selectors.lead_visible_to(request.user).filter(pk=item["lead_id"]).first()
+            if lead is None:
+                raise NotFound("No such lead.")
+        elif reach_errors(request.user, [item]):
+            raise ValidationError(reach_errors(request.user, [item])[0])
+        result = scoring_services.event_log(
+            event_type=item["type"],
+            lead=lead,
+            email=item.get("email"),
+            occurred_at=item.get("occurred_at"),
+            properties=item.get("properties"),
+            idempotency_key=item.get("idempotency_key"),
+            source="api",
+            actor=request.user,
+        )
+        return Response(event_json(result), status=status.HTTP_201_CREATED)
+
+    def _post_many(self, request: Request, raw_items: list[Any]) -> Response:
+        if not raw_items:
+            raise ValidationError({"detail": ["Send at least one event."]})
+        if len(raw_items) > MAX_BATCH:
+            raise ValidationError({"detail": [f"Send at most {MAX_BATCH:,} events at once."]})
+        answers: list[dict[str, Any] | None] = [None] * len(raw_items)
+        valid: list[tuple[int, dict[str, Any]]] = []
+        for index, raw in enumerate(raw_items):
+            item, errors = parse_event(raw)
+            if errors:
+                answers[index] = {"errors": errors}
+            else:
+                valid.append((index, item))
+        beyond = reach_errors(request.user, [item for _, item in valid])
+        for position in sorted(beyond):
+            answers[valid[position][0]] = {"errors": beyond[position]}
+        logged = [(index, item) for position, (index, item) in enumerate(valid) if position not in beyond]
+        if logged:
+            results = scoring_services.event_log_batch(
+                items=[item for _, item in logged], source="api", actor=request.user
+            )
+            for (index, _), result in zip(logged, results, strict=True):
+                if isinstance(result, DjangoValidationError):
+                    answers[index] = {"errors": field_errors(result)}
+                else:
+                    answers[index] = event_json(result)
+        failed = any("errors" in answer for answer in answers if answer is not None)
+        return Response(answers, status=status.HTTP_207_MULTI_STATUS if failed else status.HTTP_201_CREATED)
+
+
+class EventTypesView(ApiView):
+    """The event types that integrations may post."""
+
+    required_permissions = {"GET": ("scoring.view_eventtype",)}
+
+    @extend_schema(
+        operation_id="event_types_list",
+        tags=["events"],
+        responses={200: s.EventTypeListSerializer, **COMMON_ERRORS},
+        summary="The configured (active) event types",
+    )
+    def get(self, request: Request) -> Response:
+        types = scoring_selectors.event_types()
+        return Response({"results": s.EventTypeSerializer(types, many=True).data})
 
 
 class FunnelView(ApiView):
     """The funnel over the leads within the user's reach."""
-
-    permission_classes = [LeadPermissions]
 
     @extend_schema(
         operation_id="reports_funnel",

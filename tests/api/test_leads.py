@@ -153,6 +153,8 @@ def test_ascending_ordering_by_created_at():
         ({"temperature": "boiling"}, "temperature"),
         ({"min_score": "lots"}, "min_score"),
         ({"min_score": "101"}, "min_score"),
+        ({"min_score": "1.0"}, "min_score"),
+        ({"stage": ""}, "stage"),
         ({"ordering": "email"}, "ordering"),
         ({"page_size": "0"}, "page_size"),
         ({"page_size": "201"}, "page_size"),
@@ -444,3 +446,27 @@ def test_a_failing_update_leaves_the_owner_unchanged_too():
     assert response.status_code == 409
     lead.refresh_from_db()
     assert (lead.owner, lead.email) == (first, "mine@example.com")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["0", "WyJ4IiwgMV0", "WzEuNSwgMV0", "WzEsIDk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5XQ", "W3siZHQiOiAieCJ9LCAxXQ"],
+)
+def test_a_cursor_that_is_not_a_position_of_the_ordering_answers_400(cursor):
+    LeadFactory()
+
+    response = token_client(manager()).get(LIST, {"cursor": cursor, "ordering": "-score"})
+
+    assert (response.status_code, list(response.json())) == (400, ["cursor"])
+
+
+def test_a_score_cursor_does_not_fit_a_date_ordering():
+    boss = manager()
+    LeadFactory.create_batch(3)
+    client = token_client(boss)
+    next_url = client.get(LIST, {"ordering": "-score", "page_size": 1}).json()["next"]
+    cursor = next_url.split("cursor=")[1]
+
+    response = client.get(LIST, {"ordering": "-created_at", "cursor": cursor})
+
+    assert (response.status_code, list(response.json())) == (400, ["cursor"])

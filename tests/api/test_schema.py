@@ -3,7 +3,9 @@
 import pytest
 import schemathesis
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from rest_framework.settings import api_settings
@@ -39,22 +41,29 @@ def test_the_browsable_docs_load_their_scripts_from_our_own_static_files(client,
     assert "unpkg" not in page.lower()
 
 
+# Loaded at collection from the running app: the schema view needs no database.
+schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application(), headers={"Accept": "application/json"})
+
+
 @pytest.fixture
-def api_schema(db, monkeypatch):
+def keep_test_connection():
+    """Calls go straight to the WSGI app, which closes old database connections at each request
+    start and end; inside a test transaction that would close the test's own connection. Django's
+    test client disconnects the same handler."""
+    signals = (request_started, request_finished)
+    for signal in signals:
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in signals:
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def manager_token(db, monkeypatch, keep_test_connection) -> str:
     # Fuzzing sends hundreds of requests with one token: lift the per-token budget.
     monkeypatch.setitem(api_settings.DEFAULT_THROTTLE_RATES, "api", "1000000/min")
     monkeypatch.setitem(api_settings.DEFAULT_THROTTLE_RATES, "events", "1000000/min")
     cache.clear()
-    return schemathesis.openapi.from_wsgi(
-        "/api/schema/", get_wsgi_application(), headers={"Accept": "application/json"}
-    )
-
-
-schema = schemathesis.pytest.from_fixture("api_schema")
-
-
-@pytest.fixture
-def manager_token(db) -> str:
     user = manager()
     for _ in range(3):
         LeadFactory(owner=user)
@@ -63,6 +72,12 @@ def manager_token(db) -> str:
 
 @pytest.mark.slow
 @schema.parametrize()
-@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_fuzzed_requests_get_no_server_error_and_answers_that_match_the_schema(case, manager_token):
-    case.call_and_validate(headers={"Authorization": f"Token {manager_token}"})
+    # positive_data_acceptance is left out: a request can match the schema and still be refused
+    # by data the schema cannot know (a source name that does not exist, an e-mail already taken).
+    excluded = [schemathesis.checks.positive_data_acceptance]
+    if case.operation.label == "POST /api/v1/events/" and isinstance(case.body, list):
+        # The contract answers a list with bad items 207, each bad item with its errors, not 4xx.
+        excluded.append(schemathesis.checks.negative_data_rejection)
+    case.call_and_validate(headers={"Authorization": f"Token {manager_token}"}, excluded_checks=excluded)

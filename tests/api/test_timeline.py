@@ -1,10 +1,13 @@
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from leads.models import Stage
 from leads.services import activity_log, lead_create, lead_transition
+from scoring.services import event_log
 from tests.api.clients import token_client
 from tests.factories import rep
 
@@ -54,3 +57,38 @@ def test_a_bad_limit_answers_400(limit):
     response = token_client(me).get(f"/api/v1/leads/{lead.id}/timeline/", {"limit": limit})
 
     assert (response.status_code, list(response.json())) == (400, ["limit"])
+
+
+def test_the_timeline_shows_events_and_score_changes():
+    me = rep()
+    lead = lead_create(email="kim@acme.example", title="VP Marketing", actor=me)
+    event_log(lead=lead, event_type="pricing_page_view", properties={"url": "/pricing"}, source="web")
+
+    results = token_client(me).get(f"/api/v1/leads/{lead.id}/timeline/").json()["results"]
+
+    by_kind = {entry["kind"]: entry for entry in results}
+    assert set(by_kind) == {"event", "score_change", "stage_change"}
+    assert (by_kind["event"]["type"], by_kind["event"]["properties"], by_kind["event"]["points"]) == (
+        "pricing_page_view",
+        {"url": "/pricing"},
+        10.0,
+    )
+    assert (by_kind["score_change"]["previous_score"], by_kind["score_change"]["score"]) == (0, 15)
+
+
+def test_the_timeline_costs_the_same_queries_for_a_long_history():
+    me = rep()
+    short = lead_create(email="short@example.com", actor=me)
+    long = lead_create(email="long@example.com", actor=me)
+    for i in range(30):
+        event_log(lead=long, event_type="page_view", idempotency_key=f"k{i}")
+        activity_log(lead=long, kind="note", body=f"note {i}", actor=me)
+    client = token_client(me)
+
+    counts = []
+    for lead in (short, long):
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/api/v1/leads/{lead.id}/timeline/").status_code == 200
+        counts.append(len(queries))
+
+    assert counts[0] == counts[1]
