@@ -7,9 +7,16 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 pytestmark = pytest.mark.django_db
 
 
-def test_healthz_answers_200_with_database_and_broker_state(client, settings):
+@pytest.fixture
+def embedded_broker(settings, tmp_path):
+    """The filesystem broker of `make run`, whatever broker the test run itself is configured with."""
     settings.REDIS_URL = ""
+    settings.CELERY_BROKER_DIR = tmp_path / "broker"
+    (tmp_path / "broker" / "in").mkdir(parents=True)
+    return settings.CELERY_BROKER_DIR
 
+
+def test_healthz_answers_200_with_database_and_broker_state(client, embedded_broker):
     response = client.get("/healthz")
 
     assert response.status_code == 200
@@ -17,9 +24,7 @@ def test_healthz_answers_200_with_database_and_broker_state(client, settings):
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_healthz_answers_503_when_the_database_is_unreachable(client, settings):
-    settings.REDIS_URL = ""
-
+def test_healthz_answers_503_when_the_database_is_unreachable(client, embedded_broker):
     with mock.patch.object(BaseDatabaseWrapper, "cursor", side_effect=OperationalError("connection refused")):
         response = client.get("/healthz")
 
@@ -29,6 +34,15 @@ def test_healthz_answers_503_when_the_database_is_unreachable(client, settings):
         "database": "down: OperationalError",
         "broker": "ok (embedded)",
     }
+
+
+def test_healthz_reports_a_missing_embedded_broker_folder(client, embedded_broker):
+    (embedded_broker / "in").rmdir()
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json()["broker"] == "down: broker folder missing"
 
 
 def test_healthz_reports_a_broker_that_does_not_answer_without_failing(client, settings):
