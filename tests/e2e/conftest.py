@@ -50,3 +50,36 @@ def sign_in(live_server, page):
         return page
 
     return _sign_in
+
+
+def _rerun_data_migrations() -> None:
+    """Run every migration's RunPython step again, in order, against the state it was written for."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+    from django.db.migrations.operations.special import RunPython
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+    with connection.schema_editor(atomic=True) as schema_editor:
+        for migration, _backwards in plan:
+            steps = [op for op in migration.operations if isinstance(op, RunPython)]
+            if not steps:
+                continue
+            state = executor.loader.project_state((migration.app_label, migration.name), at_end=False)
+            for operation in migration.operations:
+                if isinstance(operation, RunPython):
+                    operation.code(state.apps, schema_editor)
+                else:
+                    operation.state_forwards(migration.app_label, state)
+
+
+@pytest.fixture(autouse=True)
+def _data_from_migrations(transactional_db):
+    """Transactional tests end with a flush, which also drops rows that data migrations made
+    (role groups, default scoring model...). Put them back when they are missing."""
+    from django.contrib.auth.models import Group
+
+    from leads import roles
+
+    if not Group.objects.filter(name=roles.REP).exists():
+        _rerun_data_migrations()
