@@ -17,12 +17,14 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from api import serializers as s
+from api.authentication import CachedTokenAuthentication
 from api.errors import RequestTooLarge, field_errors
 from api.events import MAX_BATCH, parse_event
 from api.permissions import LEAD_PERMISSIONS, RolePermissions
@@ -56,6 +58,7 @@ class ApiView(APIView):
     """Base of every endpoint: refuses an oversized body before anything reads it."""
 
     throttle_scope = "api"
+    authentication_classes = [CachedTokenAuthentication, SessionAuthentication]
     permission_classes = [RolePermissions]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
@@ -373,7 +376,7 @@ class EventsView(ApiView):
             raise ValidationError(errors)
         lead = None
         if "lead_id" in item:
-            lead = lead_selectors.lead_visible_to(request.user).filter(pk=item["lead_id"]).first()
+            lead = lead_selectors.lead_visible_to(request.user).filter(pk=item["lead_id"]).only("id").first()
             if lead is None:
                 raise NotFound("No such lead.")
         elif reach_errors(request.user, [item]):

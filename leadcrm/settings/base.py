@@ -207,6 +207,8 @@ REST_FRAMEWORK = {
 }
 # Largest request body the API reads; bigger ones are answered 413 before parsing.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+# How long an API token's user and permissions stay cached (dropped at once when they change).
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=60)
 SPECTACULAR_SETTINGS = {
     "TITLE": "LeadCRM API",
     "VERSION": "1.0.0",

@@ -3,6 +3,7 @@ import json
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
+from rest_framework.authtoken.models import Token
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
@@ -95,3 +96,43 @@ def test_unknown_api_paths_answer_json_404():
 
     assert response.status_code == 404
     assert response.json() == {"detail": "No such API endpoint."}
+
+
+def test_a_deleted_token_stops_working_at_once():
+    user = rep()
+    client = token_client(user)
+    assert client.get(LIST).status_code == 200
+
+    Token.objects.filter(user=user).delete()
+
+    assert client.get(LIST).status_code == 401
+
+
+def test_a_user_deactivated_after_using_the_api_is_refused_at_once():
+    user = rep()
+    client = token_client(user)
+    assert client.get(LIST).status_code == 200
+
+    user.is_active = False
+    user.save()
+
+    assert client.get(LIST).status_code == 401
+
+
+def test_a_user_who_loses_their_role_is_refused_at_once():
+    user = rep()
+    client = token_client(user)
+    assert client.get(LIST).status_code == 200
+
+    user.groups.clear()
+
+    assert client.get(LIST).status_code == 403
+
+
+def test_a_known_token_costs_no_query_before_the_work(django_assert_num_queries):
+    user = rep()
+    client = token_client(user)
+    client.get("/api/v1/event-types/")
+
+    with django_assert_num_queries(1):  # the event types themselves
+        assert client.get("/api/v1/event-types/").status_code == 200
