@@ -69,9 +69,7 @@ class LeadFilterForm(forms.Form):
         ),
     )
     stage = forms.ChoiceField(label="Stage", required=False, choices=[("", "All stages"), *Stage.choices])
-    temperature = forms.ChoiceField(
-        label="Temperature", required=False, choices=[("", "Any"), *Temperature.choices]
-    )
+    temperature = forms.ChoiceField(label="Temperature", required=False, choices=[("", "Any"), *Temperature.choices])
     owner = forms.ChoiceField(label="Owner", required=False)
     source = forms.ChoiceField(label="Source", required=False)
     sort = forms.ChoiceField(label="Sort by", required=False, choices=SORT_CHOICES)
@@ -87,7 +85,12 @@ class LeadFilterForm(forms.Form):
         ]
 
     def filters(self) -> LeadFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+        # Without a query string the defaults apply; an invalid value (a tampered URL) is dropped
+        # and the valid ones still filter.
+        data: dict[str, Any] = {}
+        if self.is_bound:
+            self.is_valid()
+            data = self.cleaned_data
         sort = data.get("sort") or "score"
         return LeadFilters(
             q=data.get("q", ""),
@@ -100,8 +103,9 @@ class LeadFilterForm(forms.Form):
 
     @property
     def active_filter_count(self) -> int:
-        if not self.is_valid():
+        if not self.is_bound:
             return 0
+        self.is_valid()
         return sum(1 for name in ("q", "stage", "temperature", "owner", "source") if self.cleaned_data.get(name))
 
 

@@ -71,7 +71,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def lead_list(request: HttpRequest) -> HttpResponse:
     form = LeadFilterForm(request.GET or None, user=request.user)
-    filters = form.filters() if request.GET else LeadFilterForm(user=request.user).filters()
+    filters = form.filters()
     cursor = request.GET.get("cursor") or None
     page = selectors.lead_list_page(user=request.user, filters=filters, cursor=cursor, size=LIST_PAGE_SIZE)
     next_query = request.GET.copy()
@@ -83,8 +83,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "leads": page.items,
         "next_url": f"{reverse('lead_list')}?{next_query.urlencode()}" if page.next_cursor else None,
         "is_continuation": bool(cursor),
-        "has_filters": form.active_filter_count > 0 if request.GET else False,
-        "sorts": [("score", "Score"), ("created", "Created"), ("engaged", "Last engaged")],
+        "has_filters": form.active_filter_count > 0,
     }
     if _is_partial(request):
         if request.htmx.target == "lead-load-more":

@@ -108,3 +108,7 @@ def test_manager_sees_every_lead(book, sign_in, live_server, artifacts_dir):
     expect(page.get_by_text("Edsger Dijkstra")).to_be_visible()
     page.get_by_label("Owner").select_option(label="Maya Patel")
     expect(page.locator(".lead-table tbody tr")).to_have_count(2)
+
+    page.get_by_role("link", name="Created").click()  # a column header sorts through the filter form
+    expect(page.get_by_label("Sort by")).to_have_value("created")
+    assert "sort=created" in page.url

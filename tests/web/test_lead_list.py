@@ -173,3 +173,10 @@ def test_list_query_count_does_not_grow_with_leads(team, login, django_assert_ma
     assert response.status_code == 200
     if count == 1000:
         assert len(response.context["leads"]) == 50  # a full page, rendered with the same queries
+
+
+def test_a_tampered_filter_is_dropped_and_the_others_still_apply(team, login):
+    response = login(team["manager"]).get(reverse("lead_list"), {"q": "pool", "stage": "bogus", "sort": "nope"})
+
+    assert response.status_code == 200
+    assert names(response) == ["Pool Lead"]
