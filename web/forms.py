@@ -2,7 +2,7 @@
 
 import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Div, Fieldset, Layout, Row
@@ -79,8 +79,8 @@ class LeadFilterForm(forms.Form):
         owners = [("", "Anyone"), ("me", "Me"), ("none", "Unassigned")]
         if sees_all_leads(user):
             owners += [(str(u.pk), u.get_full_name() or u.get_username()) for u in assignable_users()]
-        self.fields["owner"].choices = owners
-        self.fields["source"].choices = [("", "All sources")] + [
+        cast(forms.ChoiceField, self.fields["owner"]).choices = owners
+        cast(forms.ChoiceField, self.fields["source"]).choices = [("", "All sources")] + [
             (str(pk), name) for pk, name in LeadSource.objects.values_list("pk", "name")
         ]
 
@@ -135,7 +135,11 @@ LEAD_FIELDS = [
 
 
 def _attribute_field(definition: CustomFieldDefinition) -> forms.Field:
-    common = {"label": definition.label, "required": definition.required, "help_text": definition.help_text}
+    common: dict[str, Any] = {
+        "label": definition.label,
+        "required": definition.required,
+        "help_text": definition.help_text,
+    }
     kind = definition.field_type
     if kind == CustomFieldDefinition.FieldType.NUMBER:
         return forms.DecimalField(**common)
@@ -182,8 +186,8 @@ class LeadForm(forms.Form):
         self.fields["email"].required = True
         self.fields["email"].label = "E-mail"
         self.fields["timezone"].label = "Time zone"
-        self.fields["source"].empty_label = "No source"
-        self.fields["campaign"].empty_label = "No campaign"
+        cast(forms.ModelChoiceField, self.fields["source"]).empty_label = "No source"
+        cast(forms.ModelChoiceField, self.fields["campaign"]).empty_label = "No campaign"
         self.fields["annual_revenue"].widget.attrs["step"] = "1000"
         if lead is None and can_assign_any(user):
             self.fields["owner"] = OwnerChoiceField(
@@ -303,7 +307,7 @@ class TransitionForm(forms.Form):
     def __init__(self, *args: Any, targets: list[tuple[str, Move]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.targets = targets
-        self.fields["to_stage"].choices = [("", "Choose a stage…")] + [
+        cast(forms.ChoiceField, self.fields["to_stage"]).choices = [("", "Choose a stage…")] + [
             (stage, Stage(stage).label) for stage, _move in targets
         ]
 

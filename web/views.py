@@ -1,10 +1,11 @@
 """The HTML pages: thin views over the leads selectors (reads, visibility) and services (writes)."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from core.errors import DuplicateLeadError
 from leads import lifecycle, selectors, services
@@ -30,8 +32,13 @@ LIST_PAGE_SIZE = 50
 HOME_LIST_SIZE = 8
 
 
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails  # set by django_htmx's middleware
+
+
 def _is_partial(request: HttpRequest) -> bool:
-    return bool(request.htmx) and not request.htmx.boosted
+    htmx = cast(HtmxHttpRequest, request).htmx
+    return bool(htmx) and not htmx.boosted
 
 
 # --- home ------------------------------------------------------------------------------------
@@ -86,7 +93,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "has_filters": form.active_filter_count > 0,
     }
     if _is_partial(request):
-        if request.htmx.target == "lead-load-more":
+        if cast(HtmxHttpRequest, request).htmx.target == "lead-load-more":
             return render(request, "leads/_list_rows.html", context)
         return render(request, "leads/_list_results.html", context)
     return render(request, "leads/list.html", context)
@@ -198,11 +205,11 @@ def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
     """Claim (``owner=me``), release (``owner=``) or, for managers, assign to anyone."""
     lead = selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
     choice = request.POST.get("owner", "")
-    owner = None
+    owner: AbstractBaseUser | None = None
     if choice == "me":
-        owner = request.user
+        owner = cast(AbstractBaseUser, request.user)
     elif choice:
-        owner = get_user_model().objects.filter(pk=choice if choice.isdigit() else None).first()
+        owner = get_user_model().objects.filter(pk=int(choice)).first() if choice.isdigit() else None
         if owner is None:
             messages.error(request, "Choose someone to assign the lead to.")
             return redirect("lead_detail", lead_id=lead.pk)
@@ -216,7 +223,8 @@ def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
         elif owner == request.user:
             messages.success(request, "The lead is yours now.")
         else:
-            messages.success(request, f"Assigned to {owner.get_full_name() or owner.get_username()}.")
+            name = getattr(owner, "get_full_name", lambda: "")() or owner.get_username()
+            messages.success(request, f"Assigned to {name}.")
     if lead.owner_id not in (None, request.user.pk) and not selectors.sees_all_leads(request.user):
         return redirect("lead_list")
     return redirect("lead_detail", lead_id=lead.pk)

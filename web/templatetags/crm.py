@@ -10,7 +10,7 @@ from leads.models import Activity, Stage, Temperature
 
 register = template.Library()
 
-STAGE_STYLES = {
+STAGE_STYLES: dict[str, str] = {
     Stage.RAW: "stage-raw",
     Stage.MQL: "stage-mql",
     Stage.PQL: "stage-pql",
@@ -18,12 +18,12 @@ STAGE_STYLES = {
     Stage.WON: "stage-won",
     Stage.LOST: "stage-lost",
 }
-TEMPERATURE_ICONS = {
+TEMPERATURE_ICONS: dict[str, str] = {
     Temperature.COLD: "bi-snow",
     Temperature.WARM: "bi-thermometer-half",
     Temperature.HOT: "bi-fire",
 }
-ACTIVITY_ICONS = {
+ACTIVITY_ICONS: dict[str, str] = {
     Activity.Kind.CALL: "bi-telephone",
     Activity.Kind.EMAIL: "bi-envelope",
     Activity.Kind.MEETING: "bi-people",
