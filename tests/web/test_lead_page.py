@@ -320,3 +320,17 @@ def test_rep_sees_claim_button_for_pool_leads_and_manager_sees_assign_select(tea
 
     manager_body = login(team["manager"]).get(detail_url(team["pool"])).content.decode()
     assert 'id="assign-owner"' in manager_body
+
+
+def test_completing_a_task_over_htmx_returns_the_updated_timeline_item(team, login):
+    task = ActivityFactory(lead=team["mine"], kind="task", subject="Send deck", due_at=timezone.now(), actor=team["me"])
+
+    response = login(team["me"]).post(
+        reverse("task_complete", args=[team["mine"].pk, task.pk]), headers={"HX-Request": "true"}
+    )
+
+    body = response.content.decode()
+    assert body.strip().startswith(f'<li class="timeline-item kind-task is-done" id="activity-{task.pk}">')
+    assert "Mark done" not in body
+    task.refresh_from_db()
+    assert task.done
