@@ -13,6 +13,7 @@ this one; they react to the lead's columns and history rows, never to a re-score
 from __future__ import annotations
 
 import datetime
+import json
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,7 +23,6 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models import Subquery
 from django.utils import timezone
 
 from leads import lifecycle
@@ -159,14 +159,23 @@ def active_model() -> ScoringModel | None:
     return ScoringModel.objects.filter(status=ScoringModel.Status.PUBLISHED).first()
 
 
+LEAD_COLUMNS = frozenset(field.name for field in Lead._meta.concrete_fields if not field.is_relation)
+
+
 def lead_values(lead: Lead) -> dict[str, Any]:
     """The flat attribute mapping that fit rules read."""
     domain = rules.email_domain(lead.email)
-    values: dict[str, Any] = {name: getattr(lead, name, None) for name in rules.LEAD_FIELDS if hasattr(lead, name)}
+    values: dict[str, Any] = {name: getattr(lead, name) for name in rules.LEAD_FIELDS if name in LEAD_COLUMNS}
+    source_name = getattr(lead, "source_name", None)
+    campaign_name = getattr(lead, "campaign_name", None)
+    if source_name is None and lead.source_id:
+        source_name = lead.source.name
+    if campaign_name is None and lead.campaign_id:
+        campaign_name = lead.campaign.name
     values.update(
         {
-            "source": lead.source.name if lead.source_id and lead.source else "",
-            "campaign": lead.campaign.name if lead.campaign_id and lead.campaign else "",
+            "source": source_name or "",
+            "campaign": campaign_name or "",
             "email_domain": domain,
             "free_mail": domain in rules.FREE_MAIL_DOMAINS,
         }
@@ -254,27 +263,47 @@ def _insert_event(event: EngagementEvent) -> int | None:
     return event.pk
 
 
-def _insert_history(rows: list[Any]) -> None:
-    """Insert history rows of different tables; one statement on PostgreSQL (data-modifying CTEs)."""
-    if connection.vendor != "postgresql" or len(rows) < 2:
-        for row in rows:
-            row.save(force_insert=True)
-        return
-    parts = [_insert_sql(row) for row in rows]
-    ctes = ", ".join(f"h{i} AS ({sql})" for i, (sql, _) in enumerate(parts[:-1]))
-    params = [param for _, row_params in parts for param in row_params]
-    with connection.cursor() as cursor:
-        cursor.execute(f"WITH {ctes} {parts[-1][0]}", params)
+_LOCK_SQL: dict[str, str] = {}
+
+
+def _lock_sql() -> str:
+    """One statement: the lead (locked), its source and campaign names, its scoring state and
+    the published model version. Built once per process; the ORM would compile it per event."""
+    sql = _LOCK_SQL.get(connection.vendor)
+    if sql is None:
+        quote = connection.ops.quote_name
+        lead_meta = Lead._meta
+        columns = ", ".join(f"l.{quote(field.column)}" for field in lead_meta.concrete_fields)
+        source_table = quote(lead_meta.get_field("source").related_model._meta.db_table)
+        campaign_table = quote(lead_meta.get_field("campaign").related_model._meta.db_table)
+        # Only quoted names are formatted in; the lead id travels as a parameter.
+        sql = (
+            f"SELECT {columns}, s.name AS source_name, c.name AS campaign_name, "  # noqa: S608
+            "st.model_version AS state_version, st.engagement_state AS state_json, "
+            f"(SELECT m.version FROM {quote(ScoringModel._meta.db_table)} m WHERE m.status = 'published' "
+            "ORDER BY m.version DESC LIMIT 1) AS active_version "
+            f"FROM {quote(lead_meta.db_table)} l "
+            f"LEFT JOIN {source_table} s ON s.id = l.source_id "
+            f"LEFT JOIN {campaign_table} c ON c.id = l.campaign_id "
+            f"LEFT JOIN {quote(LeadScoringState._meta.db_table)} st ON st.lead_id = l.id "
+            "WHERE l.id = %s"
+        )
+        if connection.features.has_select_for_update_of:
+            sql += " FOR UPDATE OF l"
+        _LOCK_SQL[connection.vendor] = sql
+    return sql
 
 
 def _locked_lead(lead_id: int) -> Lead:
-    active_version = ScoringModel.objects.filter(status=ScoringModel.Status.PUBLISHED).values("version")[:1]
-    return (
-        Lead.objects.select_for_update(of=("self",))
-        .select_related("source", "campaign", "scoring_state")
-        .annotate(active_version=Subquery(active_version))
-        .get(pk=lead_id)
-    )
+    """The lead, locked for this transaction, with ``source_name``, ``campaign_name``,
+    ``state_version``, ``state_json`` and ``active_version`` set on it."""
+    found = list(Lead.objects.raw(_lock_sql(), [lead_id]))
+    if not found:
+        raise Lead.DoesNotExist(f"No lead {lead_id}.")
+    lead = found[0]
+    if isinstance(lead.state_json, str):  # type: ignore[attr-defined]
+        lead.state_json = json.loads(lead.state_json)  # type: ignore[attr-defined]
+    return lead
 
 
 def _events_of(lead_id: int) -> list[tuple[str, dict[str, Any], float]]:
@@ -303,10 +332,7 @@ def _log_one(
 ) -> EventResult:
     lead = _locked_lead(lead_id)
     spec = spec_for_version(lead.active_version)  # type: ignore[attr-defined]
-    try:
-        state_row: LeadScoringState | None = lead.scoring_state
-    except LeadScoringState.DoesNotExist:
-        state_row = None
+    state_version: int | None = lead.state_version  # type: ignore[attr-defined]
     event = EngagementEvent(
         lead_id=lead.pk,
         event_type_id=_event_type_ids()[event_type][0],
@@ -323,21 +349,29 @@ def _log_one(
             return _duplicate(lead, source, idempotency_key)
         return EventResult(event=event, lead=lead)
 
-    if state_row is not None and state_row.model_version == spec.version:
-        state = state_row.engagement_state
-    else:
-        # First event under this model version for the lead: rebuild from its log once.
-        state = engine.replay(spec, _events_of(lead.pk))
+    # The first event under a model version rebuilds the lead's state from its log, once.
+    state = lead.state_json if state_version == spec.version else engine.replay(spec, _events_of(lead.pk))  # type: ignore[attr-defined]
     at = occurred_at.timestamp()
     new_state, awards = engine.apply_event(spec, state, event_type=event_type, properties=properties, at=at)
     event.points = sum(points for _, points in awards)
-    if _insert_event(event) is None:
-        return _duplicate(lead, source, idempotency_key)
-
     eval_at = max(now, occurred_at).timestamp()
     scores = engine.evaluate(spec, new_state, lead_values(lead), at=eval_at, temperature=lead.temperature)
     stage_rule = engine.stage_target(spec, stage=lead.stage, scores=scores, state=new_state, at=eval_at)
-    previous_score, previous_temperature = lead.score, lead.temperature
+    cooling = _ts(engine.next_cooling_at(spec, new_state, temperature=scores.temperature, at=eval_at))
+    previous = (lead.score, lead.fit_score, lead.engagement_score, lead.temperature, lead.stage, lead.stage_entered_at)
+    previous_last_engaged = lead.last_engaged_at
+    score_change = ScoreChange(
+        lead_id=lead.pk,
+        changed_at=now,
+        cause=ScoreChange.Cause.EVENT,
+        model_version=spec.version,
+        score=scores.score,
+        fit_score=scores.fit,
+        engagement_score=scores.engagement,
+        temperature=scores.temperature,
+        previous_score=lead.score,
+        previous_temperature=lead.temperature,
+    )
     lead.score = scores.score
     lead.fit_score = scores.fit
     lead.engagement_score = scores.engagement
@@ -362,37 +396,149 @@ def _log_one(
         lead.stage = stage_rule.to_stage
         lead.stage_entered_at = now
         changed += ["stage", "stage_entered_at"]
-    Lead.objects.filter(pk=lead.pk).update(**{name: getattr(lead, name) for name in changed})
-    cooling = _ts(engine.next_cooling_at(spec, new_state, temperature=scores.temperature, at=eval_at))
-    if state_row is not None:
-        LeadScoringState.objects.filter(pk=lead.pk).update(
-            model_version=spec.version, engagement_state=new_state, next_cooling_at=cooling, updated_at=now
-        )
-    else:
-        LeadScoringState.objects.create(
-            lead_id=lead.pk,
-            model_version=spec.version,
-            engagement_state=new_state,
-            next_cooling_at=cooling,
-            updated_at=now,
-        )
-    score_change = ScoreChange(
-        lead_id=lead.pk,
-        changed_at=now,
-        cause=ScoreChange.Cause.EVENT,
-        event_id=event.pk,
-        model_version=spec.version,
-        score=scores.score,
-        fit_score=scores.fit,
-        engagement_score=scores.engagement,
-        temperature=scores.temperature,
-        previous_score=previous_score,
-        previous_temperature=previous_temperature,
+    state_row = LeadScoringState(
+        lead_id=lead.pk, model_version=spec.version, engagement_state=new_state, next_cooling_at=cooling, updated_at=now
     )
-    _insert_history([score_change] if stage_change is None else [score_change, stage_change])
+    if connection.vendor == "postgresql":
+        stored = _write_event_pg(event, lead, changed, state_row, score_change, stage_change)
+    else:
+        stored = _write_event(event, lead, changed, state_row, state_version is not None, score_change, stage_change)
+    if not stored:
+        lead.score, lead.fit_score, lead.engagement_score, lead.temperature, lead.stage, lead.stage_entered_at = (
+            previous
+        )
+        lead.last_engaged_at = previous_last_engaged
+        return _duplicate(lead, source, idempotency_key)
     return EventResult(
         event=event, lead=lead, duplicate=False, stage_rule=stage_rule.name if stage_rule else "", awards=awards
     )
+
+
+def _write_event(
+    event: EngagementEvent,
+    lead: Lead,
+    changed: list[str],
+    state_row: LeadScoringState,
+    state_exists: bool,
+    score_change: ScoreChange,
+    stage_change: StageChange | None,
+) -> bool:
+    """Statement by statement: event, lead, state, history. False when the event is a duplicate."""
+    if _insert_event(event) is None:
+        return False
+    Lead.objects.filter(pk=lead.pk).update(**{name: getattr(lead, name) for name in changed})
+    if state_exists:
+        LeadScoringState.objects.filter(pk=lead.pk).update(
+            model_version=state_row.model_version,
+            engagement_state=state_row.engagement_state,
+            next_cooling_at=state_row.next_cooling_at,
+            updated_at=state_row.updated_at,
+        )
+    else:
+        state_row.save(force_insert=True)
+    score_change.event_id = event.pk
+    for row in (score_change, stage_change):
+        if row is not None:
+            row.save(force_insert=True)
+    return True
+
+
+def _prepared(obj: Any, fields: list[Any], conn: Any) -> list[Any]:
+    return [field.get_db_prep_save(getattr(obj, field.attname), conn) for field in fields]
+
+
+_PG_WRITE_PLANS: dict[tuple[tuple[str, ...], bool], tuple[str, list[tuple[str, list[Any]]]]] = {}
+
+
+def _pg_write_plan(changed: tuple[str, ...], with_stage_change: bool) -> tuple[str, list[tuple[str, list[Any]]]]:
+    """The SQL of the one-statement write, and which fields of which row feed its parameters.
+    Built once per shape and cached: composing it per event would cost more than running it."""
+    key = (changed, with_stage_change)
+    plan = _PG_WRITE_PLANS.get(key)
+    if plan is not None:
+        return plan
+    quote = connection.ops.quote_name
+
+    def typed(fields: list[Any]) -> list[str]:
+        return [f"%s::{field.db_type(connection)}" for field in fields]
+
+    feeds: list[tuple[str, list[Any]]] = []
+    event_fields = [f for f in EngagementEvent._meta.concrete_fields if not f.primary_key]
+    event_columns = ", ".join(quote(f.column) for f in event_fields)
+    parts = [
+        f"e AS (INSERT INTO {quote(EngagementEvent._meta.db_table)} ({event_columns}) "  # noqa: S608
+        f"VALUES ({', '.join(typed(event_fields))}) ON CONFLICT DO NOTHING RETURNING id)"
+    ]
+    feeds.append(("event", event_fields))
+    lead_fields = [Lead._meta.get_field(name) for name in changed]
+    assignments = ", ".join(
+        f"{quote(field.column)} = {placeholder}"
+        for field, placeholder in zip(lead_fields, typed(lead_fields), strict=True)
+    )
+    parts.append(
+        f"u AS (UPDATE {quote(Lead._meta.db_table)} SET {assignments} WHERE id = %s AND EXISTS (SELECT 1 FROM e))"  # noqa: S608
+    )
+    feeds.append(("lead", [*lead_fields, Lead._meta.pk]))
+    state_fields = [
+        LeadScoringState._meta.get_field(name)
+        for name in ("lead", "model_version", "engagement_state", "next_cooling_at", "updated_at")
+    ]
+    updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in state_fields[1:])
+    state_columns = ", ".join(quote(f.column) for f in state_fields)
+    parts.append(
+        f"s AS (INSERT INTO {quote(LeadScoringState._meta.db_table)} ({state_columns}) "  # noqa: S608
+        f"SELECT {', '.join(typed(state_fields))} FROM e "
+        f"ON CONFLICT ({quote(state_fields[0].column)}) DO UPDATE SET {updates})"
+    )
+    feeds.append(("state", state_fields))
+    history = [("h", ScoreChange, "score_change")] + ([("m", StageChange, "stage_change")] if with_stage_change else [])
+    for alias, model, feed in history:
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name != "event"]
+        placeholders = typed(fields)
+        columns = [quote(f.column) for f in fields]
+        if model is ScoreChange:
+            columns.append(quote("event_id"))
+            placeholders.append("e.id")
+        parts.append(
+            f"{alias} AS (INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
+            f"SELECT {', '.join(placeholders)} FROM e)"
+        )
+        feeds.append((feed, fields))
+    # Only quoted names and casts are formatted in; values travel as parameters.
+    plan = ("WITH " + ", ".join(parts) + " SELECT id FROM e", feeds)  # noqa: S608
+    _PG_WRITE_PLANS[key] = plan
+    return plan
+
+
+def _write_event_pg(
+    event: EngagementEvent,
+    lead: Lead,
+    changed: list[str],
+    state_row: LeadScoringState,
+    score_change: ScoreChange,
+    stage_change: StageChange | None,
+) -> bool:
+    """Every write of an event in one statement (data-modifying CTEs): the event insert decides,
+    through ON CONFLICT, whether the lead, its state and the history rows are written."""
+    sql, feeds = _pg_write_plan(tuple(changed), stage_change is not None)
+    rows = {
+        "event": event,
+        "lead": lead,
+        "state": state_row,
+        "score_change": score_change,
+        "stage_change": stage_change,
+    }
+    params: list[Any] = []
+    for feed, fields in feeds:
+        params += _prepared(rows[feed], fields, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    event.pk = row[0]
+    score_change.event_id = event.pk
+    return True
 
 
 def _duplicate(lead: Lead, source: str, idempotency_key: str | None) -> EventResult:
@@ -527,7 +673,11 @@ def event_log_batch(
 
 
 def lead_rescore(*, lead: Lead, now: datetime.datetime | None = None) -> Lead:
-    """Recompute the lead's score from its whole event log under the active model (no stage moves)."""
+    """Recompute the lead's score from its attributes and whole event log under the active model.
+
+    Used for a new lead (fit alone), after its fit fields change, and to check the incremental path.
+    Stage rules apply as on an event (forward only).
+    """
     now = now or timezone.now()
     with transaction.atomic():
         locked = _locked_lead(lead.pk)

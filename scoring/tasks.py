@@ -2,8 +2,21 @@
 
 from celery import shared_task
 
+from leads.models import Lead
 from scoring import services
 from scoring.models import RescoreRun
+
+
+@shared_task(name="scoring.lead_rescore")
+def lead_rescore_task(lead_id: int) -> int:
+    """Score a lead from its attributes and event log, e.g. after it was created or its fit fields changed.
+
+    Apps below scoring send it by name after commit: ``current_app.send_task("scoring.lead_rescore", args=[id])``.
+    """
+    lead = Lead.objects.filter(pk=lead_id).first()
+    if lead is None:
+        return 0
+    return services.lead_rescore(lead=lead).score
 
 
 @shared_task(name="scoring.cool_leads")
