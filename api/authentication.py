@@ -11,11 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
+
+from api import cache
 
 
 def _cache_key(key: str) -> str:
@@ -44,7 +45,7 @@ def forget_user_tokens(user_id: Any) -> None:
 # Signals are used here for cache invalidation only (house style).
 @receiver(post_delete, sender=Token)
 def _token_deleted(sender: type, instance: Token, **kwargs: Any) -> None:
-    cache.delete(_cache_key(instance.key))
+    cache.delete_many([_cache_key(instance.key)])
 
 
 @receiver(post_save, sender=get_user_model())

@@ -8,10 +8,11 @@ the events endpoint its own ``"events"`` budget; past it the API answers 429 wit
 import time
 from typing import Any
 
-from django.core.cache import cache
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
+
+from api import cache as api_cache
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -35,12 +36,7 @@ class TokenRateThrottle(BaseThrottle):
         now = time.time()
         window = int(now // period)
         key = f"api-throttle:{scope}:{request.user.pk}:{window}"
-        cache.add(key, 0, timeout=period + 1)
-        try:
-            used = cache.incr(key)
-        except ValueError:  # the window expired between add and incr
-            cache.add(key, 1, timeout=period + 1)
-            used = 1
+        used = api_cache.count_hit(key, timeout=period + 1)
         if used > limit:
             self.wait_seconds = (window + 1) * period - now
             return False

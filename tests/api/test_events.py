@@ -238,3 +238,11 @@ def test_another_reps_score_is_404():
     lead = LeadFactory(owner=rep())
 
     assert token_client(rep()).get(f"/api/v1/leads/{lead.id}/score/").status_code == 404
+
+
+@pytest.mark.parametrize("make_user", [manager, rep])
+def test_an_event_for_a_missing_lead_is_404_and_stores_nothing(make_user):
+    response = token_client(make_user()).post(URL, {"lead_id": 987654321, "type": "page_view"}, format="json")
+
+    assert response.status_code == 404
+    assert EngagementEvent.objects.count() == 0
