@@ -11,13 +11,16 @@ historical outcome, when the file has one); past events go through
 import csv
 import datetime
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from intake import csv_rows
@@ -266,7 +269,9 @@ def _import_chunk(
     with transaction.atomic():
         existing = {
             lead.email: lead
-            for lead in Lead.objects.filter(email__in={clean.email for _, _, clean in good}).select_for_update()
+            for lead in Lead.objects.annotate(email_lower=Lower("email"))
+            .filter(email_lower__in={clean.email for _, _, clean in good})
+            .select_for_update()
         }
         new_rows: dict[str, csv_rows.CleanRow] = {}
         updates: dict[str, Lead] = {}
@@ -295,10 +300,10 @@ def _import_chunk(
                 updated += 1
             else:
                 new_rows[clean.email] = clean
-        new_leads = _create_leads(csv_import, list(new_rows.values()), ctx.now)
-        created += len(new_leads)
+        new_ids = _create_leads(csv_import, list(new_rows.values()), ctx.now)
+        created += len(new_ids)
         if updates:
-            Lead.objects.bulk_update(list(updates.values()), [*UPDATABLE, "attributes", "consent_at", "updated_at"])
+            _bulk_update(list(updates.values()), [*UPDATABLE, "attributes", "consent_at", "updated_at"])
         for row_number, row, clean, lead in outcome_rows:
             problem = _apply_outcome(csv_import, lead, clean)
             if problem:
@@ -309,10 +314,7 @@ def _import_chunk(
                 )
             else:
                 updated += 1
-        lead_ids = {
-            **{lead.email: lead.pk for lead in existing.values()},
-            **{lead.email: lead.pk for lead in new_leads},
-        }
+        lead_ids = {**{lead.email: lead.pk for lead in existing.values()}, **new_ids}
         events = [
             {
                 "lead_id": lead_ids[clean.email],
@@ -353,6 +355,63 @@ def _import_chunk(
     csv_import.rejected_count += sum(1 for r in rejects if r.raw)
 
 
+def _copy_value(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if type(value) is str:
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        return value
+    if value is None:
+        return "\\N"
+    if value == {}:
+        return "{}"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return f"{value.total_seconds()} seconds"
+    if isinstance(value, dict | list):
+        value = json.dumps(value, cls=DjangoJSONEncoder)
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def _copy_in(cursor: Any, table: str, columns: list[str], rows: Iterator[list[str]] | list[list[str]]) -> None:
+    """COPY rows of already-encoded values (see ``_copy_value``) into ``table``."""
+    buffer = io.StringIO()
+    buffer.writelines("\t".join(row) + "\n" for row in rows)
+    buffer.seek(0)
+    quote = connection.ops.quote_name
+    cursor.copy_expert(f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", buffer)
+
+
+def _bulk_update(leads: list[Lead], names: list[str]) -> None:
+    """Write many leads' columns at once. On PostgreSQL: COPY into a temporary table, then one
+    ``UPDATE ... FROM`` (Django's ``bulk_update`` builds a CASE per column whose cost grows with the
+    square of the batch)."""
+    if connection.vendor != "postgresql":
+        Lead.objects.bulk_update(leads, names, batch_size=200)
+        return
+    fields = [Lead._meta.get_field(name) for name in names]
+    quote = connection.ops.quote_name
+    definition = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE intake_lead_update (id bigint, {definition}) ON COMMIT DROP")
+        _copy_in(
+            cursor,
+            "intake_lead_update",
+            ["id", *[f.column for f in fields]],
+            ([str(lead.pk), *[_copy_value(getattr(lead, f.attname)) for f in fields]] for lead in leads),
+        )
+        table = quote(Lead._meta.db_table)
+        cursor.execute(f"UPDATE {table} AS l SET {assignments} FROM intake_lead_update AS v WHERE l.id = v.id")  # noqa: S608
+        cursor.execute("DROP TABLE intake_lead_update")
+
+
 def _apply(lead: Lead, clean: csv_rows.CleanRow) -> None:
     for key, value in clean.fields.items():
         setattr(lead, key, value)
@@ -382,49 +441,82 @@ def _apply_outcome(csv_import: CsvImport, lead: Lead, clean: csv_rows.CleanRow) 
     return ""
 
 
-def _create_leads(csv_import: CsvImport, rows: list[csv_rows.CleanRow], now: datetime.datetime) -> list[Lead]:
-    if not rows:
-        return []
-    default_source_id = csv_import.default_source_id
-    leads = []
-    for clean in rows:
-        entered = clean.outcome_at if clean.outcome else (clean.created_on or now)
-        fields = clean.fields
-        if "source_id" not in fields and default_source_id:
-            fields["source_id"] = default_source_id
-        lead = Lead(
-            email=clean.email,
-            attributes=clean.attributes,
-            stage=clean.outcome or Stage.RAW,
-            stage_entered_at=entered,
-            lost_reason=clean.lost_reason if clean.outcome == Stage.LOST else "",
-            **fields,
+def _insert_rows(model: type[models.Model], records: list[dict[str, Any]], now: datetime.datetime) -> list[int]:
+    """Insert rows given as ``{attname: value}``; unnamed columns take their defaults. Returns the ids.
+
+    On PostgreSQL the ids are drawn from the table's sequence first and the rows are written with
+    COPY, which costs a fraction of ``bulk_create``; elsewhere ``bulk_create``.
+    """
+    if connection.vendor != "postgresql":
+        objects = [model(**record) for record in records]
+        model.objects.bulk_create(objects)  # type: ignore[attr-defined]
+        return [obj.pk for obj in objects]
+    table = model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(records)]
         )
-        if fields.get("email_opt_in"):
-            lead.consent_at = now
-        leads.append(lead)
-    Lead.objects.bulk_create(leads)
-    changes = []
+        ids = [row[0] for row in cursor.fetchall()]
+        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        # Defaults are encoded once; only the values a row names are encoded per row.
+        defaults = [
+            _copy_value(now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default())
+            for f in fields
+        ]
+        attnames = [f.attname for f in fields]
+        encoded = []
+        for pk, record in zip(ids, records, strict=True):
+            row = [str(pk), *defaults]
+            for index, name in enumerate(attnames, start=1):
+                if name in record:
+                    row[index] = _copy_value(record[name])
+            encoded.append(row)
+        _copy_in(cursor, table, ["id", *[f.column for f in fields]], encoded)
+    return ids
+
+
+def _create_leads(csv_import: CsvImport, rows: list[csv_rows.CleanRow], now: datetime.datetime) -> dict[str, int]:
+    """Insert the new leads with their stage history; returns e-mail -> id."""
+    if not rows:
+        return {}
+    default_source_id = csv_import.default_source_id
+    records = []
+    for clean in rows:
+        record: dict[str, Any] = {
+            "email": clean.email,
+            "attributes": clean.attributes,
+            "first_touch_utm": {},
+            "last_touch_utm": {},
+            "stage": clean.outcome or Stage.RAW,
+            "stage_entered_at": clean.outcome_at if clean.outcome else (clean.created_on or now),
+            "lost_reason": clean.lost_reason if clean.outcome == Stage.LOST else "",
+            **clean.fields,
+        }
+        if "source_id" not in record and default_source_id:
+            record["source_id"] = default_source_id
+        if record.get("email_opt_in"):
+            record["consent_at"] = now
+        records.append(record)
+    ids = _insert_rows(Lead, records, now)
+    by_email = {record["email"]: pk for record, pk in zip(records, ids, strict=True)}
+    changes: list[dict[str, Any]] = []
     actor_id = csv_import.created_by_id
     reason = f"Imported from {csv_import.filename}"[:500]
-    for lead, clean in zip(leads, rows, strict=True):
+    for clean in rows:
+        lead_id = by_email[clean.email]
         born = clean.created_on or (clean.outcome_at if clean.outcome else now)
         changes.append(
-            StageChange(
-                lead_id=lead.pk, from_stage="", to_stage=Stage.RAW, changed_at=born, actor_id=actor_id,
-                transition="create", reason=reason,
-            )
+            {"lead_id": lead_id, "from_stage": "", "to_stage": Stage.RAW, "changed_at": born, "actor_id": actor_id,
+             "transition": "create", "reason": reason}
         )  # fmt: skip
         if clean.outcome and clean.outcome_at is not None:
             changes.append(
-                StageChange(
-                    lead_id=lead.pk, from_stage=Stage.RAW, to_stage=clean.outcome, changed_at=clean.outcome_at,
-                    actor_id=actor_id, transition="import", reason=reason,
-                    time_in_previous_stage=max(clean.outcome_at - born, datetime.timedelta(0)),
-                )
+                {"lead_id": lead_id, "from_stage": Stage.RAW, "to_stage": clean.outcome, "changed_at": clean.outcome_at,
+                 "actor_id": actor_id, "transition": "import", "reason": reason,
+                 "time_in_previous_stage": max(clean.outcome_at - born, datetime.timedelta(0))}
             )  # fmt: skip
-    StageChange.objects.bulk_create(changes)
-    return leads
+    _insert_rows(StageChange, changes, now)
+    return by_email
 
 
 def csv_import_rejects_rows(*, csv_import: CsvImport) -> Iterator[list[str]]:

@@ -8,18 +8,23 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
-from django.db import transaction
+from django.db import IntegrityError, models, transaction
+from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from core.errors import DuplicateLeadError
 from intake import capture
-from intake.models import CaptureForm, FormSubmission
+from intake.models import CaptureForm, FormSubmission, ImportReject, MergeRecord, WebhookDelivery
 from leads import services as lead_services
 from leads.attributes import AttributeSpec, clean_attributes
-from leads.models import CustomFieldDefinition, Lead, LeadSource
+from leads.models import Activity, CustomFieldDefinition, Lead, LeadSource, StageChange
+from leads.services import activity_log
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -214,3 +219,255 @@ def capture_form_submit(
             now=now,
         )
     return CaptureResult(lead=result.lead, created=created, submission=submission)
+
+
+# --- data requests ---------------------------------------------------------------------------
+
+ERASED_DOMAIN = "erased.invalid"
+# Lead columns that hold personal data; erasure blanks them. Stage, temperature, score, source,
+# campaign, owner and dates stay, so reports keep counting the lead anonymously.
+PERSONAL_FIELDS = {
+    "first_name": "", "last_name": "", "phone": "", "title": "", "company": "", "website": "", "city": "",
+    "timezone": "", "budget": "", "authority": "", "need": "", "timeline": "", "attributes": {},
+    "first_touch_utm": {}, "last_touch_utm": {}, "annual_revenue": None, "company_size": None,
+}  # fmt: skip
+# Text that other apps may keep about a lead (rendered messages, addresses); blanked where present.
+PERSONAL_TEXT_FIELDS = (
+    "subject", "body", "body_html", "body_text", "rendered_subject", "rendered_body", "to_address", "recipient",
+    "email", "headers", "properties", "error", "last_error", "response_body",
+)  # fmt: skip
+
+
+def _lead_linked_models() -> list[tuple[type[models.Model], str]]:
+    """Every (model, lookup-to-lead) outside leads and intake that points at a lead, directly or one hop away."""
+    direct: list[tuple[type[models.Model], str]] = []
+    for model in apps.get_models():
+        if model._meta.app_label in ("leads", "intake", "auth", "contenttypes", "admin", "sessions"):
+            continue
+        for f in model._meta.concrete_fields:
+            if f.is_relation and f.related_model is Lead:
+                direct.append((model, f.name))
+    hops: list[tuple[type[models.Model], str]] = []
+    linked = {model for model, _ in direct}
+    for model in apps.get_models():
+        for f in model._meta.concrete_fields:
+            if f.is_relation and f.related_model in linked and model not in linked:
+                lead_path = next(path for m, path in direct if m is f.related_model)
+                hops.append((model, f"{f.name}__{lead_path}"))
+    return direct + hops
+
+
+def _cancel_pending_touches(lead: Lead, now: datetime.datetime) -> int:
+    """Stop future nurture touches: the nurturing service when it offers one, else pending rows -> cancelled."""
+    if apps.is_installed("nurturing"):
+        try:
+            from nurturing import services as nurture_services
+        except ImportError:
+            nurture_services = None
+        cancel = getattr(nurture_services, "lead_touches_cancel", None)
+        if cancel is not None:
+            return int(cancel(lead=lead, reason="Personal data erased on request", now=now))
+    cancelled = 0
+    for model, path in _lead_linked_models():
+        names = {f.name for f in model._meta.concrete_fields}
+        if "state" in names:
+            cancelled += model._default_manager.filter(**{path: lead, "state": "pending"}).update(state="cancelled")
+    return cancelled
+
+
+@dataclass
+class ErasureResult:
+    lead_id: int
+    touches_cancelled: int
+
+
+def lead_erase(*, lead: Lead, actor: User | None = None, now: datetime.datetime | None = None) -> ErasureResult:
+    """Erase a lead's personal data on request, keeping an anonymous row for reports.
+
+    In one transaction: pending nurture touches are cancelled; the lead keeps its stage,
+    temperature, score, source, campaign, owner and dates but loses its name, address,
+    attributes and attribution, and its e-mail becomes ``erased-<id>@erased.invalid``;
+    activity texts, stage-change reasons, event properties, form tracking, merge snapshots,
+    webhook payloads and CSV rejects that mention the address are blanked or removed. The
+    lead is marked unsubscribed and do-not-call so nothing reaches it again.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Lead.objects.select_for_update().get(pk=lead.pk)
+        old_email = locked.email
+        cancelled = _cancel_pending_touches(locked, now)
+        Lead.objects.filter(pk=locked.pk).update(
+            email=f"erased-{locked.pk}@{ERASED_DOMAIN}",
+            email_opt_in=False,
+            consent_at=None,
+            unsubscribed=True,
+            unsubscribed_at=locked.unsubscribed_at or now,
+            do_not_call=True,
+            updated_at=now,
+            **PERSONAL_FIELDS,
+        )
+        Activity.objects.filter(lead=locked).update(subject="", body="")
+        StageChange.objects.filter(lead=locked).update(reason="")
+        FormSubmission.objects.filter(lead=locked).update(tracking={})
+        MergeRecord.objects.filter(survivor=locked).update(merged_snapshot={"erased": True}, chosen_fields={})
+        WebhookDelivery.objects.filter(lead_id=locked.pk).update(payload={"erased": True}, response_body="")
+        ImportReject.objects.filter(raw__icontains=old_email).delete()
+        LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Lead), object_id=str(locked.pk)).update(
+            object_repr=f"Lead {locked.pk} (erased)", change_message=""
+        )
+        for model, path in _lead_linked_models():
+            blank: dict[str, Any] = {}
+            for f in model._meta.concrete_fields:
+                if f.name in PERSONAL_TEXT_FIELDS:
+                    blank[f.name] = {} if isinstance(f, models.JSONField) else ("" if not f.null else None)
+            if blank:
+                model._default_manager.filter(**{path: locked}).update(**blank)
+        activity_log(
+            lead=locked,
+            kind=Activity.Kind.NOTE,
+            actor=actor,
+            subject="Personal data erased on request",
+            body="Name, contact details, attributes and attribution were removed.",
+            now=now,
+        )
+    lead.refresh_from_db()
+    return ErasureResult(lead_id=lead.pk, touches_cancelled=cancelled)
+
+
+# --- merge -----------------------------------------------------------------------------------
+
+MERGE_FIELDS = (
+    "email", "first_name", "last_name", "phone", "title", "company", "website", "company_size", "industry",
+    "country", "city", "annual_revenue", "timezone", "source", "campaign", "owner", "budget", "authority", "need",
+    "timeline",
+)  # fmt: skip
+
+
+def _snapshot(lead: Lead) -> dict[str, Any]:
+    data = model_to_dict(lead)
+    return {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in data.items()} | {
+        "id": lead.pk,
+        "created_at": lead.created_at.isoformat(),
+        "annual_revenue": str(lead.annual_revenue) if lead.annual_revenue is not None else None,
+    }
+
+
+def lead_merge(
+    *,
+    survivor: Lead,
+    other: Lead,
+    choices: dict[str, str] | None = None,
+    actor: User | None = None,
+    now: datetime.datetime | None = None,
+) -> MergeRecord:
+    """Merge ``other`` into ``survivor`` and delete ``other``.
+
+    ``choices`` maps a field of ``MERGE_FIELDS`` to ``"other"`` to take the other lead's value
+    (the survivor's is kept otherwise). Attributes are combined (chosen side wins). The older
+    first touch and the newer last touch are kept; an opt-out on either side (unsubscribed,
+    do-not-call, bounced) is kept. Activities, stage history, events, score history, nurture
+    enrolments, form submissions and every other row pointing at ``other`` move to the
+    survivor (a row that cannot move because the survivor already has its twin, such as the
+    same sequence enrolment, stays and goes with ``other``). The survivor keeps its stage and
+    is re-scored from the combined events. A ``MergeRecord`` and a note on the survivor record it.
+    """
+    now = now or timezone.now()
+    choices = choices or {}
+    errors: dict[str, list[str]] = {}
+    if survivor.pk == other.pk:
+        errors["other"] = ["Choose two different leads."]
+    unknown = sorted(set(choices) - set(MERGE_FIELDS))
+    if unknown:
+        errors.setdefault("choices", []).append(f"These fields cannot be chosen: {', '.join(unknown)}.")
+    bad_sides = sorted(k for k, v in choices.items() if k in MERGE_FIELDS and v not in ("survivor", "other"))
+    if bad_sides:
+        errors.setdefault("choices", []).append(f"Choose survivor or other for: {', '.join(bad_sides)}.")
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        first, second = sorted([survivor.pk, other.pk])
+        locked = {lead.pk: lead for lead in Lead.objects.select_for_update().filter(pk__in=[first, second])}
+        if len(locked) != 2:
+            raise ValidationError({"other": "One of the leads no longer exists."})
+        keep, gone = locked[survivor.pk], locked[other.pk]
+        snapshot = _snapshot(gone)
+        chosen = {field: choices.get(field, "survivor") for field in MERGE_FIELDS}
+        taken = [field for field, side in chosen.items() if side == "other"]
+        new_email = gone.email if "email" in taken else None
+        if new_email:
+            # Free the address first: the e-mail is unique.
+            Lead.objects.filter(pk=gone.pk).update(email=f"merged-{gone.pk}@{ERASED_DOMAIN}")
+        for field in taken:
+            setattr(keep, field, getattr(gone, field))
+        keep.attributes = (
+            {**keep.attributes, **gone.attributes} if "attributes" in taken else {**gone.attributes, **keep.attributes}
+        )
+        older, newer = sorted([keep, gone], key=lambda lead: lead.created_at)
+        keep.first_touch_utm = older.first_touch_utm or newer.first_touch_utm
+        keep.last_touch_utm = newer.last_touch_utm or older.last_touch_utm
+        keep.unsubscribed = keep.unsubscribed or gone.unsubscribed
+        keep.unsubscribed_at = keep.unsubscribed_at or gone.unsubscribed_at
+        keep.do_not_call = keep.do_not_call or gone.do_not_call
+        keep.bounced = keep.bounced or gone.bounced
+        if keep.unsubscribed:
+            keep.email_opt_in = False
+        keep.first_touched_at = min(
+            (t for t in (keep.first_touched_at, gone.first_touched_at) if t is not None), default=None
+        )
+        keep.last_engaged_at = max(
+            (t for t in (keep.last_engaged_at, gone.last_engaged_at) if t is not None), default=None
+        )
+        keep.save()
+        moved = {
+            "activities": Activity.objects.filter(lead=gone).update(lead=keep),
+            "stage_changes": StageChange.objects.filter(lead=gone).update(lead=keep),
+            "form_submissions": FormSubmission.objects.filter(lead=gone).update(lead=keep),
+        }
+        for model, path in _lead_linked_models():
+            if "__" in path:
+                continue  # rows one hop away move with the row they belong to
+            field = model._meta.get_field(path)
+            label = f"{model._meta.app_label}.{model._meta.model_name}"
+            if field.one_to_one:
+                continue  # per-lead state (e.g. scoring state) is rebuilt by the re-score below
+            rows = model._default_manager.filter(**{path: gone})
+            try:
+                with transaction.atomic():
+                    moved[label] = rows.update(**{path: keep})
+            except IntegrityError:
+                count = 0
+                for pk in rows.values_list("pk", flat=True):
+                    try:
+                        with transaction.atomic():
+                            count += model._default_manager.filter(pk=pk).update(**{path: keep})
+                    except IntegrityError:
+                        continue
+                moved[label] = count
+        gone_id = gone.pk
+        gone.delete()
+        record = MergeRecord.objects.create(
+            survivor=keep,
+            merged_lead_id=gone_id,
+            merged_snapshot=snapshot,
+            chosen_fields=chosen,
+            moved=moved,
+            merged_at=now,
+            actor=actor if actor is not None and actor.is_authenticated else None,
+        )
+        activity_log(
+            lead=keep,
+            kind=Activity.Kind.NOTE,
+            actor=actor,
+            subject=f"Merged lead #{gone_id} into this one",
+            body=f"Merged {snapshot.get('email')} ({sum(moved.values())} records moved).",
+            now=now,
+        )
+        _rescore(keep, now)
+    survivor.refresh_from_db()
+    return record
+
+
+def _rescore(lead: Lead, now: datetime.datetime) -> None:
+    from scoring.services import lead_rescore
+
+    lead_rescore(lead=lead, now=now)

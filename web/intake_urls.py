@@ -11,4 +11,8 @@ urlpatterns = [
     path("leads/import/<int:import_id>/preview/", intake_views.import_preview, name="import_preview"),
     path("leads/import/<int:import_id>/progress/", intake_views.import_progress, name="import_progress"),
     path("leads/import/<int:import_id>/rejects.csv", intake_views.import_rejects_csv, name="import_rejects_csv"),
+    path("leads/<int:lead_id>/data.json", intake_views.lead_data_json, name="lead_data_json"),
+    path("leads/<int:lead_id>/erase/", intake_views.lead_erase, name="lead_erase"),
+    path("leads/duplicates/", intake_views.duplicate_list, name="lead_duplicates"),
+    path("leads/merge/", intake_views.lead_merge, name="lead_merge"),
 ]

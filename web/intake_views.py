@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core import signing
 from django.core.cache import cache
@@ -30,11 +31,12 @@ from django.views.decorators.csrf import csrf_exempt
 
 from intake import capture, csv_import
 from intake import selectors as intake_selectors
+from intake import services as intake_services
 from intake.export import safe_cell
 from intake.models import CaptureForm, CsvImport
 from intake.services import capture_form_specs, capture_form_submit
-from leads.models import LeadSource
-from leads.selectors import LeadFilters
+from leads.models import Lead, LeadSource
+from leads.selectors import LeadFilters, lead_get_for_user
 
 TOKEN_SALT = "intake.capture-form"  # noqa: S105 - a signing namespace
 TOKEN_MAX_AGE = 24 * 3600
@@ -55,7 +57,8 @@ def _rate_limited(request: HttpRequest) -> bool:
     """Fixed-window counter per client address in the shared cache (Redis when REDIS_URL is set)."""
     limit, window = _setting("INTAKE_RATE_LIMIT", (10, 60))
     bucket = int(time.time() // window)
-    key = f"intake:capture:{_client_ip(request)}:{bucket}"
+    prefix = _setting("INTAKE_RATE_LIMIT_PREFIX", "intake:capture")
+    key = f"{prefix}:{_client_ip(request)}:{bucket}"
     cache.add(key, 0, timeout=window + 5)
     try:
         count = cache.incr(key)
@@ -399,3 +402,99 @@ def lead_export_csv(request: HttpRequest) -> HttpResponse:
     rows = intake_selectors.lead_export_rows(user=request.user, filters=_filters_from(request.GET))
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     return _csv_response(rows, f"leads-{stamp}.csv")
+
+
+# ---------------------------------------------------------------- data requests
+
+
+@login_required
+@permission_required("intake.export_lead_data", raise_exception=True)
+def lead_data_json(request: HttpRequest, lead_id: int) -> HttpResponse:
+    """Everything stored about one lead, as a JSON download (subject-access request)."""
+    data = intake_selectors.lead_data_export(user=request.user, lead_id=lead_id)
+    response = JsonResponse(data, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="lead-{lead_id}.json"'
+    return response
+
+
+ERASE_CONFIRMATION = "ERASE"
+
+
+@login_required
+@permission_required("intake.erase_lead", raise_exception=True)
+def lead_erase(request: HttpRequest, lead_id: int) -> HttpResponse:
+    lead = lead_get_for_user(user=request.user, lead_id=lead_id)
+    errors: list[str] = []
+    if request.method == "POST":
+        if request.POST.get("confirm", "").strip() != ERASE_CONFIRMATION:
+            errors = [f"Type {ERASE_CONFIRMATION} to confirm; nothing was erased."]
+        else:
+            result = intake_services.lead_erase(lead=lead, actor=request.user)
+            messages.success(
+                request,
+                f"Personal data of lead #{lead.pk} erased; {result.touches_cancelled} pending touch(es) cancelled.",
+            )
+            return redirect("lead_detail", lead_id=lead.pk)
+    context = {"lead": lead, "errors": errors, "confirmation": ERASE_CONFIRMATION}
+    return render(request, "intake/lead_erase.html", context, status=400 if errors else 200)
+
+
+# ---------------------------------------------------------------- duplicates and merge
+
+MERGE_PERM = "intake.merge_leads"
+
+
+@login_required
+@permission_required(MERGE_PERM, raise_exception=True)
+def duplicate_list(request: HttpRequest) -> HttpResponse:
+    context = {
+        "groups": intake_selectors.lead_duplicate_groups(user=request.user),
+        "merges": intake_selectors.merge_records(user=request.user, limit=10),
+    }
+    return render(request, "intake/duplicates.html", context)
+
+
+def _merge_rows(survivor: Any, other: Any, choices: dict[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for field in intake_services.MERGE_FIELDS:
+        mine, theirs = getattr(survivor, field), getattr(other, field)
+        rows.append(
+            {
+                "field": field,
+                "label": Lead._meta.get_field(field).verbose_name,
+                "survivor": mine,
+                "other": theirs,
+                "differs": mine != theirs,
+                "choice": choices.get(field)
+                or ("other" if (mine in (None, "") and theirs not in (None, "")) else "survivor"),
+            }
+        )
+    return rows
+
+
+@login_required
+@permission_required(MERGE_PERM, raise_exception=True)
+def lead_merge(request: HttpRequest) -> HttpResponse:
+    """Side by side: pick the surviving lead and, field by field, which value to keep."""
+    source = request.POST if request.method == "POST" else request.GET
+    survivor = lead_get_for_user(user=request.user, lead_id=source.get("survivor"))
+    other = lead_get_for_user(user=request.user, lead_id=source.get("other"))
+    errors: list[str] = []
+    choices = {field: source.get(f"choose_{field}", "") for field in intake_services.MERGE_FIELDS}
+    if request.method == "POST":
+        try:
+            record = intake_services.lead_merge(
+                survivor=survivor, other=other, choices={k: v for k, v in choices.items() if v}, actor=request.user
+            )
+        except ValidationError as exc:
+            errors = [m for msgs in _error_lists(exc).values() for m in msgs]
+        else:
+            messages.success(request, f"Lead #{record.merged_lead_id} was merged into this lead.")
+            return redirect("lead_detail", lead_id=record.survivor_id)
+    context = {
+        "survivor": survivor,
+        "other": other,
+        "rows": _merge_rows(survivor, other, {k: v for k, v in choices.items() if v}),
+        "errors": errors,
+    }
+    return render(request, "intake/merge.html", context, status=400 if errors else 200)

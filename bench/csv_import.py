@@ -1,0 +1,81 @@
+"""CSV import throughput: plain rows (no outcome, no events) through the real import service.
+
+Run on PostgreSQL, e.g.:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/leadcrm_bench .venv/bin/python bench/csv_import.py --rows 100000
+
+It migrates the database, imports ``--rows`` new leads, imports the same file again (every
+row an update), prints rows/s for both, then deletes the leads it made. Target: >= 20,000 rows/s.
+"""
+
+import argparse
+import csv
+import io
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings.base")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from intake import csv_import  # noqa: E402
+from intake.models import CsvImport  # noqa: E402
+from leads.models import Lead  # noqa: E402
+
+DOMAIN = "bench-import.example"
+
+
+def make_csv(rows: int) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Email", "First Name", "Last Name", "Company", "Job Title", "Phone", "Country", "Employees"])
+    for i in range(rows):
+        writer.writerow(
+            [f"lead{i}@{DOMAIN}", f"First{i}", f"Last{i}", f"Company {i % 997}", "Head of Operations",
+             f"+49 30 {1000000 + i}", "Germany", str(10 + i % 500)]
+        )  # fmt: skip
+    return out.getvalue().encode()
+
+
+def run_once(user, raw: bytes, label: str) -> None:
+    item = csv_import.csv_import_create(user=user, filename=f"bench-{label}.csv", raw=raw)
+    # Run the service in this process (what the bulk worker's task does), not through a broker.
+    CsvImport.objects.filter(pk=item.pk).update(status=CsvImport.Status.QUEUED)
+    started = time.perf_counter()
+    done = csv_import.csv_import_run(import_id=item.pk)
+    elapsed = time.perf_counter() - started
+    rate = done.processed_rows / elapsed
+    print(
+        f"{label:>7}: {done.processed_rows} rows in {elapsed:.2f} s = {rate:,.0f} rows/s "
+        f"(created {done.created_count}, updated {done.updated_count}, rejected {done.rejected_count})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    args = parser.parse_args()
+    print(f"database: {connection.vendor}; rows: {args.rows}")
+    call_command("migrate", verbosity=0)
+    Lead.objects.filter(email__endswith=f"@{DOMAIN}").delete()
+    user, _ = get_user_model().objects.get_or_create(username="bench-importer")
+    sys.stdout.reconfigure(line_buffering=True)
+    raw = make_csv(args.rows)
+    try:
+        run_once(user, raw, "create")
+        run_once(user, raw, "update")
+    finally:
+        Lead.objects.filter(email__endswith=f"@{DOMAIN}").delete()
+
+
+if __name__ == "__main__":
+    main()

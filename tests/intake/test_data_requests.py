@@ -1,0 +1,140 @@
+import json
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from intake import csv_import
+from intake.models import CaptureForm, CsvImport, FormSubmission, MergeRecord, WebhookDelivery, WebhookEndpoint
+from intake.services import lead_erase
+from leads.models import Activity, Lead, StageChange
+from leads.services import activity_log
+from scoring.models import EngagementEvent
+from scoring.services import event_log
+from tests.factories import LeadFactory, LeadSourceFactory, manager, marketer, rep
+
+pytestmark = pytest.mark.django_db
+
+EMAIL = "jane.doe@example.com"
+
+
+def _tables_mentioning(text: str) -> list[str]:
+    """Every table whose rows mention ``text`` anywhere, read column by column as text."""
+    found = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            columns = [c.name for c in connection.introspection.get_table_description(cursor, table)]
+            quoted = connection.ops.quote_name
+            condition = " OR ".join(f"LOWER(CAST({quoted(c)} AS TEXT)) LIKE %s" for c in columns)
+            cursor.execute(f"SELECT COUNT(*) FROM {quoted(table)} WHERE {condition}", [f"%{text}%"] * len(columns))  # noqa: S608
+            if cursor.fetchone()[0]:
+                found.append(table)
+    return found
+
+
+def _lead_with_a_history():
+    source = LeadSourceFactory(name="Webinar")
+    lead = LeadFactory(
+        email=EMAIL, first_name="Jane", last_name="Doe", phone="+44 20 1234", company="Doe Ltd", source=source,
+        stage="mql",
+    )  # fmt: skip
+    Lead.objects.filter(pk=lead.pk).update(
+        first_touch_utm={"referrer": f"https://x.example/?who={EMAIL}"}, attributes={"note": EMAIL}
+    )
+    activity_log(lead=lead, kind="email", subject=f"Wrote to {EMAIL}", body="Hello Jane")
+    event_log(event_type="email_open", lead=lead, properties={"to": EMAIL})
+    FormSubmission.objects.create(
+        form=CaptureForm.objects.get(slug="contact"),
+        lead=lead,
+        submitted_at=timezone.now(),
+        tracking={"referrer": f"mailto:{EMAIL}"},
+    )
+    endpoint = WebhookEndpoint.objects.create(name="CRM", url="https://hooks.example/x", secret="s", events=[])
+    WebhookDelivery.objects.create(
+        endpoint=endpoint, event="lead.created", origin="t:1", lead_id=lead.pk, payload={"email": EMAIL},
+        created_at=timezone.now(),
+    )  # fmt: skip
+    item = csv_import.csv_import_create(user=marketer(), filename="x.csv", raw=f"email,phone\n{EMAIL},=bad\n".encode())
+    csv_import.csv_import_set_mapping(csv_import=item, mapping={"email": "email", "phone": "company_size"})
+    csv_import.csv_import_start(csv_import=item)
+    csv_import.csv_import_run(import_id=item.pk)
+    other = LeadFactory(email="jane@doe.example", first_name="Jane")
+    MergeRecord.objects.create(
+        survivor=lead, merged_lead_id=999, merged_snapshot={"email": "old@doe.example", "note": EMAIL},
+        merged_at=timezone.now(),
+    )  # fmt: skip
+    return lead, other
+
+
+def test_export_contains_everything_about_the_lead(client):
+    lead, _ = _lead_with_a_history()
+    client.force_login(manager())
+
+    response = client.get(reverse("lead_data_json", args=[lead.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == f'attachment; filename="lead-{lead.pk}.json"'
+    data = json.loads(response.content)
+    assert data["lead"]["email"] == EMAIL
+    assert data["lead"]["source"] == "Webinar"
+    assert [a["subject"] for a in data["activities"]] == [f"Wrote to {EMAIL}"]
+    assert [c["to_stage"] for c in data["stage_changes"]] == []  # factory leads carry no history
+    assert [e["properties"] for e in data["scoring.engagementevent"]] == [{"to": EMAIL}]
+    assert len(data["form_submissions"]) == 1
+
+
+def test_export_respects_reach_and_permission(client):
+    lead = LeadFactory(owner=rep())
+    client.force_login(rep())
+    assert client.get(reverse("lead_data_json", args=[lead.pk])).status_code == 403
+    client.force_login(marketer())
+    assert client.get(reverse("lead_data_json", args=[lead.pk])).status_code == 200
+    assert client.get(reverse("lead_data_json", args=[999999])).status_code == 404
+
+
+def test_erase_leaves_no_copy_of_the_address_and_keeps_anonymous_counts():
+    lead, other = _lead_with_a_history()
+    assert "leads_lead" in _tables_mentioning(EMAIL)
+
+    result = lead_erase(lead=lead, actor=manager())
+
+    assert _tables_mentioning(EMAIL) == []
+    assert _tables_mentioning("jane doe") == []
+    lead.refresh_from_db()
+    assert lead.email == f"erased-{lead.pk}@erased.invalid"
+    assert (lead.first_name, lead.last_name, lead.phone, lead.company) == ("", "", "", "")
+    assert (lead.stage, lead.source.name) == ("mql", "Webinar")  # reports still count it
+    assert (lead.unsubscribed, lead.do_not_call, lead.email_opt_in) == (True, True, False)
+    assert EngagementEvent.objects.filter(lead=lead).count() == 1
+    assert Activity.objects.filter(lead=lead, subject="Personal data erased on request").count() == 1
+    assert result.lead_id == lead.pk
+    other.refresh_from_db()
+    assert other.first_name == "Jane"  # nobody else is touched
+
+
+def test_erase_page_needs_the_typed_confirmation(client):
+    lead = LeadFactory(email=EMAIL)
+    client.force_login(manager())
+
+    refused = client.post(reverse("lead_erase", args=[lead.pk]), {"confirm": "yes"})
+    lead.refresh_from_db()
+    assert refused.status_code == 400
+    assert lead.email == EMAIL
+
+    done = client.post(reverse("lead_erase", args=[lead.pk]), {"confirm": "ERASE"})
+    lead.refresh_from_db()
+    assert done.status_code == 302
+    assert done["Location"] == reverse("lead_detail", args=[lead.pk])
+    assert lead.email == f"erased-{lead.pk}@erased.invalid"
+
+
+def test_only_managers_may_erase(client):
+    lead = LeadFactory(email=EMAIL)
+    client.force_login(marketer())
+
+    assert client.post(reverse("lead_erase", args=[lead.pk]), {"confirm": "ERASE"}).status_code == 403
+    lead.refresh_from_db()
+    assert lead.email == EMAIL
+    assert StageChange.objects.count() == 0
+    assert CsvImport.objects.count() == 0

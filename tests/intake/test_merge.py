@@ -1,0 +1,146 @@
+import datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils import timezone
+
+from intake.models import MergeRecord
+from intake.selectors import canonical_email, company_domain, lead_duplicate_groups, phone_digits
+from intake.services import lead_merge
+from leads.models import Activity, Lead, StageChange
+from leads.services import activity_log
+from scoring.models import EngagementEvent
+from scoring.services import event_log
+from tests.factories import LeadFactory, StageChangeFactory, manager, marketer, rep
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("email", "canonical"),
+    [
+        ("John.Smith+crm@Gmail.com", "johnsmith@gmail.com"),
+        ("j.o.h.n.smith@googlemail.com", "johnsmith@gmail.com"),
+        ("john.smith+x@acme.com", "john.smith@acme.com"),
+    ],
+)
+def test_canonical_email(email, canonical):
+    assert canonical_email(email) == canonical
+
+
+def test_phone_and_domain_keys():
+    assert phone_digits("+49 (30) 123-4567") == phone_digits("030 1234567") == "301234567"
+    assert phone_digits("112") == ""
+    assert company_domain("ann@acme.com", "") == "acme.com"
+    assert company_domain("ann@gmail.com", "https://www.Acme.com/about") == "acme.com"
+    assert company_domain("ann@gmail.com", "") == ""
+
+
+def test_duplicate_groups_by_mailbox_phone_and_name_at_company():
+    a = LeadFactory(email="john.smith@gmail.com", first_name="John", last_name="Smith", phone="")
+    b = LeadFactory(email="johnsmith+news@gmail.com", first_name="J", last_name="S", phone="")
+    c = LeadFactory(email="ann@acme.com", first_name="Ann", last_name="Lee", phone="+1 555 010 9999")
+    d = LeadFactory(email="ann.lee@acme.com", first_name="Ann", last_name="Lee", phone="")
+    e = LeadFactory(email="other@beta.com", first_name="Bo", last_name="Ng", phone="1-555-010-9999")
+    LeadFactory(email="alone@zeta.com", first_name="Solo", last_name="One", phone="")
+
+    groups = lead_duplicate_groups(user=manager())
+
+    assert [(g.reason, [lead.pk for lead in g.leads]) for g in groups] == [
+        ("same mailbox", [a.pk, b.pk]),
+        ("same name and company", [c.pk, d.pk]),
+        ("same phone", [c.pk, e.pk]),
+    ]
+
+
+def test_duplicates_only_among_leads_in_reach():
+    me = rep()
+    LeadFactory(email="x@gmail.com", owner=me)
+    LeadFactory(email="x+1@gmail.com", owner=rep())
+
+    assert lead_duplicate_groups(user=me) == []
+
+
+def test_merge_moves_everything_and_records_it():
+    old_time = timezone.now() - datetime.timedelta(days=30)
+    keep = LeadFactory(email="ann@acme.com", first_name="Ann", phone="", company="Acme", stage="mql")
+    gone = LeadFactory(email="ann.lee@acme.com", first_name="Annie", phone="555-1234", company="ACME Inc")
+    Lead.objects.filter(pk=gone.pk).update(
+        created_at=old_time, first_touch_utm={"utm_source": "google"}, unsubscribed=True, attributes={"x": 1}
+    )
+    gone.refresh_from_db()
+    activity_log(lead=gone, kind="call", body="Called Annie")
+    StageChangeFactory(lead=gone, from_stage="raw", to_stage="mql")
+    event_log(event_type="pricing_page_view", lead=gone)
+    event_log(event_type="page_view", lead=keep)
+    actor = manager()
+
+    record = lead_merge(survivor=keep, other=gone, choices={"phone": "other", "email": "other"}, actor=actor)
+
+    assert not Lead.objects.filter(pk=gone.pk).exists()
+    keep.refresh_from_db()
+    assert (keep.email, keep.first_name, keep.phone, keep.company) == ("ann.lee@acme.com", "Ann", "555-1234", "Acme")
+    assert keep.first_touch_utm == {"utm_source": "google"}  # the older lead's first touch
+    assert keep.unsubscribed is True  # an opt-out on either side stays
+    assert keep.email_opt_in is False
+    assert keep.stage == "mql"
+    assert Activity.objects.filter(lead=keep, kind="call", body="Called Annie").count() == 1
+    assert StageChange.objects.filter(lead=keep, to_stage="mql").count() == 1
+    assert sorted(EngagementEvent.objects.filter(lead=keep).values_list("event_type__key", flat=True)) == [
+        "page_view", "pricing_page_view",
+    ]  # fmt: skip
+    assert record.merged_lead_id == gone.pk
+    assert record.merged_snapshot["email"] == "ann.lee@acme.com"
+    assert record.chosen_fields["phone"] == "other"
+    assert record.moved["activities"] == 1
+    assert record.moved["scoring.engagementevent"] == 1
+    assert record.actor == actor
+    assert Activity.objects.filter(lead=keep, kind="note", subject=f"Merged lead #{gone.pk} into this one").exists()
+
+
+def test_merge_refuses_bad_choices_and_the_same_lead():
+    a, b = LeadFactory(), LeadFactory()
+
+    with pytest.raises(ValidationError) as exc:
+        lead_merge(survivor=a, other=b, choices={"score": "other", "phone": "both"})
+    assert exc.value.message_dict == {
+        "choices": ["These fields cannot be chosen: score.", "Choose survivor or other for: phone."]
+    }
+    with pytest.raises(ValidationError):
+        lead_merge(survivor=a, other=a)
+    assert Lead.objects.count() == 2
+    assert MergeRecord.objects.count() == 0
+
+
+def test_merge_pages(client):
+    a = LeadFactory(email="x@gmail.com", phone="")
+    b = LeadFactory(email="x+promo@gmail.com", phone="0301234567")
+    client.force_login(marketer())
+
+    listing = client.get(reverse("lead_duplicates")).content.decode()
+    assert f"?survivor={a.pk}&amp;other={b.pk}" in listing
+
+    page = client.get(reverse("lead_merge") + f"?survivor={a.pk}&other={b.pk}")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert 'id="o_phone" value="other" checked' in html  # an empty value defaults to the filled one
+
+    response = client.post(
+        reverse("lead_merge"), {"survivor": a.pk, "other": b.pk, "choose_phone": "other", "choose_email": "survivor"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("lead_detail", args=[a.pk])
+    a.refresh_from_db()
+    assert (a.email, a.phone) == ("x@gmail.com", "0301234567")
+
+
+def test_reps_cannot_merge(client):
+    me = rep()
+    a, b = LeadFactory(owner=me), LeadFactory(owner=me)
+    client.force_login(me)
+
+    response = client.post(reverse("lead_merge"), {"survivor": a.pk, "other": b.pk})
+
+    assert response.status_code == 403
+    assert Lead.objects.count() == 2
