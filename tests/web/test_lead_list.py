@@ -180,3 +180,23 @@ def test_a_tampered_filter_is_dropped_and_the_others_still_apply(team, login):
 
     assert response.status_code == 200
     assert names(response) == ["Pool Lead"]
+
+
+def test_export_link_carries_the_current_filters(team, login):
+    body = login(team["manager"]).get(reverse("lead_list"), {"q": "pool", "stage": "raw"}).content.decode()
+
+    assert f'href="{reverse("lead_export_csv")}?q=pool&amp;stage=raw"' in body
+    assert reverse("import_upload") in body
+
+
+def test_reps_get_no_import_button(team, login):
+    body = login(team["me"]).get(reverse("lead_list")).content.decode()
+
+    assert reverse("import_upload") not in body
+
+
+def test_column_headers_link_to_the_same_filters_sorted_another_way(team, login):
+    body = login(team["manager"]).get(reverse("lead_list"), {"q": "pool", "cursor": "abc"}).content.decode()
+
+    assert 'href="?q=pool&amp;sort=created" data-sort="created"' in body
+    assert 'href="?q=pool&amp;sort=engaged" data-sort="engaged"' in body
