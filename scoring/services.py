@@ -1034,6 +1034,10 @@ def rescore_run_execute(
     done_chunks = 0
     while max_chunks is None or done_chunks < max_chunks:
         with transaction.atomic():
+            # Locking the run row serialises two workers on the same run: neither redoes a chunk.
+            run = RescoreRun.objects.select_for_update().select_related("model").get(pk=run.pk)
+            if run.state == RescoreRun.State.DONE:
+                return run
             query = (
                 Lead.objects.select_for_update(of=("self",))
                 .select_related("source", "campaign")

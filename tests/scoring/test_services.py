@@ -271,3 +271,125 @@ def test_selectors_list_events_and_score_changes_newest_first():
     assert [e.event_type.key for e in selectors.lead_events(lead=lead)] == ["email_click", "email_open"]
     assert [c.score for c in selectors.lead_score_changes(lead=lead)] == [6, 4]
     assert "demo_request" in [t.key for t in selectors.event_types()]
+
+
+# --- cooling over time -------------------------------------------------------------------
+
+
+def _hot_lead(email: str, at: datetime.datetime) -> Lead:
+    lead = lead_create(email=email, now=at)
+    services.event_log(lead=lead, event_type="demo_request", now=at)
+    services.event_log(lead=lead, event_type="meeting_booked", now=at)
+    lead.refresh_from_db()
+    assert lead.temperature == "hot"
+    return lead
+
+
+def test_the_sweep_cools_exactly_the_leads_that_are_due():
+    hot = _hot_lead("hot@acme.example", NOW - datetime.timedelta(days=30))
+    fresh = _hot_lead("fresh@acme.example", NOW)
+    due_at = LeadScoringState.objects.get(lead=hot).next_cooling_at
+    assert NOW - datetime.timedelta(days=30) < due_at < NOW
+
+    cooled = services.leads_cool(now=NOW)
+
+    hot.refresh_from_db()
+    fresh.refresh_from_db()
+    assert cooled == 1
+    assert hot.temperature == "warm"
+    assert fresh.temperature == "hot"
+    change = ScoreChange.objects.filter(lead=hot).order_by("-id").first()
+    assert (change.cause, change.previous_temperature, change.temperature) == ("decay", "hot", "warm")
+    assert change.engagement_score == hot.engagement_score
+    assert hot.engagement_score < 40
+    next_due = LeadScoringState.objects.get(lead=hot).next_cooling_at
+    assert next_due > NOW
+    assert services.leads_cool(now=NOW) == 0
+
+
+def test_a_lead_cools_from_hot_to_warm_to_cold_and_then_leaves_the_watch_list():
+    lead = _hot_lead("ana@acme.example", NOW - datetime.timedelta(days=200))
+
+    assert services.leads_cool(now=NOW - datetime.timedelta(days=170)) == 1
+    lead.refresh_from_db()
+    assert lead.temperature == "warm"
+    assert services.leads_cool(now=NOW) == 1
+
+    lead.refresh_from_db()
+    assert lead.temperature == "cold"
+    assert LeadScoringState.objects.get(lead=lead).next_cooling_at is None
+    causes = list(ScoreChange.objects.filter(lead=lead, cause="decay").values_list("temperature", flat=True))
+    assert sorted(causes) == ["cold", "warm"]
+
+
+# --- model versions ----------------------------------------------------------------------
+
+
+def _draft_from_default() -> "services.ScoringModel":
+    return services.model_copy_as_draft(model=services.active_model())
+
+
+def test_a_rule_on_a_field_that_does_not_exist_cannot_be_published():
+    draft = _draft_from_default()
+    draft.fit_rules.create(name="Shoe size", attribute="shoe_size", operator="gte", value=42, points=10)
+
+    with pytest.raises(ValidationError) as refused:
+        services.model_publish(model=draft)
+
+    assert refused.value.message_dict == {
+        "rules": ["Fit rule 'Shoe size': 'shoe_size' is not a lead field or a defined custom attribute."]
+    }
+    draft.refresh_from_db()
+    assert draft.status == "draft"
+    assert services.active_model().version == 1
+
+
+def test_preview_counts_the_leads_a_new_version_would_change_and_writes_nothing():
+    warm = _warm_mql_lead()
+    lead_create(email="quiet@acme.example", now=NOW)
+    draft = _draft_from_default()
+    draft.engagement_rules.filter(name="Attended webinar").update(points=60, cap_total=60)
+
+    preview = services.model_preview(model=draft, now=NOW)
+
+    assert (preview.leads, preview.temperature_changes, preview.score_changes) == (2, 1, 1)
+    warm.refresh_from_db()
+    assert warm.temperature == "warm"
+
+
+def test_publishing_rescores_every_lead_in_chunks_and_can_resume_after_a_crash(django_capture_on_commit_callbacks):
+    warm = _warm_mql_lead()
+    others = [lead_create(email=f"p{i}@acme.example", now=NOW) for i in range(4)]
+    draft = _draft_from_default()
+    draft.engagement_rules.filter(name="Attended webinar").update(points=60, cap_total=60)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = services.model_publish(model=draft, now=NOW)
+    assert len(callbacks) == 1  # the background re-score, started once the publication is committed
+
+    # a worker that dies after two chunks of two leads ...
+    run = services.rescore_run_execute(run=run, chunk=2, max_chunks=2, now=NOW)
+    assert (run.state, run.processed_leads, run.last_lead_id) == ("running", 4, others[2].pk)
+    # ... and the next one carries on from the last chunk done
+    run = services.rescore_run_execute(run=run, chunk=2, now=NOW)
+
+    assert (run.state, run.processed_leads, run.total_leads, run.changed_temperature) == ("done", 5, 5, 1)
+    warm.refresh_from_db()
+    assert warm.temperature == "hot"
+    assert warm.engagement_score == pytest.approx(80, abs=0.5)
+    assert LeadScoringState.objects.get(lead=warm).model_version == draft.version
+    assert ScoreChange.objects.filter(cause="rescore").count() == 1
+    assert services.active_model().version == draft.version
+
+
+def test_events_after_a_publication_rebuild_a_lead_from_its_log_under_the_new_version():
+    lead = _warm_mql_lead()
+    draft = _draft_from_default()
+    draft.engagement_rules.filter(name="Attended webinar").update(points=60, cap_total=60)
+    services.model_publish(model=draft, now=NOW)
+
+    services.event_log(lead=lead, event_type="email_open", now=NOW)
+
+    lead.refresh_from_db()
+    assert lead.engagement_score == pytest.approx(88, abs=0.5)
+    assert LeadScoringState.objects.get(lead=lead).model_version == draft.version
