@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from intake import capture
 from intake.models import CaptureForm, CsvImport, FormSubmission, MergeRecord, WebhookDelivery, WebhookEndpoint
 from intake.services import attribute_types, capture_form_save
+from intake.webhooks import webhook_endpoint_save
 
 
 class CaptureFormAdminForm(forms.ModelForm):
@@ -138,6 +139,9 @@ class WebhookEndpointAdminForm(forms.ModelForm):
 class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointAdminForm
     list_display = ["name", "url", "is_active"]
+
+    def save_model(self, request: HttpRequest, obj: WebhookEndpoint, form: forms.ModelForm, change: bool) -> None:
+        webhook_endpoint_save(endpoint=obj)
 
 
 @admin.register(WebhookDelivery)

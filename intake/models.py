@@ -143,6 +143,8 @@ class WebhookEndpoint(TimeStampedModel):
     secret = models.CharField(max_length=200, help_text="Shared secret for the X-LeadCRM-Signature header.")
     events = models.JSONField(default=list, help_text='e.g. ["lead.created", "lead.stage_changed"]')
     is_active = models.BooleanField(default=True)
+    # Stage changes up to this id happened before the endpoint existed and are not sent to it.
+    starts_after_id = models.BigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -2,9 +2,23 @@
 
 from celery import shared_task
 
-from intake import csv_import
+from intake import csv_import, webhooks
 
 
 @shared_task(name="bulk.csv_import_run")
 def csv_import_run(import_id: int) -> None:
     csv_import.csv_import_run(import_id=import_id)
+
+
+@shared_task(name="intake.webhooks_scan")
+def webhooks_scan() -> None:
+    webhooks.webhooks_scan()
+
+
+@shared_task(bind=True, name="intake.webhook_deliver", max_retries=webhooks.MAX_ATTEMPTS - 1)
+def webhook_deliver(self, delivery_id: int) -> None:  # type: ignore[no-untyped-def]
+    try:
+        webhooks.webhook_deliver(delivery_id=delivery_id, final_attempt=self.request.retries >= self.max_retries)
+    except webhooks.TransientWebhookError as exc:
+        # 30 s, 1, 2, 4, 8 min: short enough to stay far below the broker's visibility timeout.
+        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 480)) from exc
