@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -107,11 +108,22 @@ class ModelSpec:
     fit_weight: float = 0.5
     thresholds: Thresholds = field(default_factory=Thresholds)
 
-    @property
+    @functools.cached_property
+    def engagement_rule_by_key(self) -> dict[str, EngagementRule]:
+        return {rule.key: rule for rule in self.engagement_rules}
+
+    @functools.cached_property
+    def rules_for_event_type(self) -> dict[str, tuple[EngagementRule, ...]]:
+        found: dict[str, list[EngagementRule]] = {}
+        for rule in self.engagement_rules:
+            found.setdefault(rule.event_type, []).append(rule)
+        return {key: tuple(rules) for key, rules in found.items()}
+
+    @functools.cached_property
     def stage_event_types(self) -> frozenset[str]:
         return frozenset(t for rule in self.stage_rules for t in rule.event_types)
 
-    @property
+    @functools.cached_property
     def stage_window(self) -> float:
         windows = [rule.window_days for rule in self.stage_rules if rule.event_types]
         return max(windows, default=0) * DAY
@@ -175,10 +187,9 @@ def fold_event(
     new_state.setdefault("rules", {})
     new_state.setdefault("stage_events", {})
     awards: list[tuple[str, float]] = []
-    day = _day(at)
-    for rule in spec.engagement_rules:
-        if rule.event_type != event_type:
-            continue
+    rules = spec.rules_for_event_type.get(event_type, ())
+    day = _day(at) if any(rule.cap_per_day is not None for rule in rules) else ""
+    for rule in rules:
         if rule.condition is not None and not matches(rule.condition, properties):
             continue
         rule_state = new_state["rules"].setdefault(rule.key, {"s": 0.0, "t": at, "n": 0, "total": 0.0})
@@ -213,12 +224,11 @@ def replay(spec: ModelSpec, events: Iterable[tuple[str, Mapping[str, Any], float
 def engagement_points(spec: ModelSpec, state: Mapping[str, Any], at: float) -> dict[str, float]:
     """Each rule's points at time ``at``, after decay."""
     points: dict[str, float] = {}
-    rules_state = state.get("rules", {}) if state else {}
-    for rule in spec.engagement_rules:
-        rule_state = rules_state.get(rule.key)
-        if rule_state is None:
-            continue
-        points[rule.key] = rule_state["s"] * _decay(rule, at - rule_state["t"])
+    rules = spec.engagement_rule_by_key
+    for key, rule_state in (state.get("rules", {}) if state else {}).items():
+        rule = rules.get(key)
+        if rule is not None:  # rules of another version are ignored
+            points[key] = rule_state["s"] * _decay(rule, at - rule_state["t"])
     return points
 
 
@@ -318,7 +328,7 @@ def next_cooling_at(spec: ModelSpec, state: Mapping[str, Any], *, temperature: s
     low, high = at, at + 3600.0
     while engagement_at(spec, state, high) >= threshold:
         low, high = high, at + (high - at) * 2
-    while high - low > 1.0:
+    while high - low > 30.0:  # the sweep runs every minute: half a minute is precise enough
         middle = (low + high) / 2
         if engagement_at(spec, state, middle) >= threshold:
             low = middle
