@@ -182,6 +182,7 @@ def csv_import_preview(
             result.append(PreviewRow(row_number, row, "reject", clean))
         else:
             result.append(PreviewRow(row_number, row, "update" if clean.email in known else "create"))
+            known.add(clean.email)  # the same address further down updates this row's lead
     return result
 
 

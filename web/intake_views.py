@@ -181,7 +181,8 @@ def _capture(request: HttpRequest, slug: str, template: str) -> HttpResponse:
     tracking_input = values.get("utm") if isinstance(values.get("utm"), dict) else values
     tracking = capture.tracking_from(
         {k: v for k, v in tracking_input.items() if isinstance(v, str)},
-        referrer=request.headers.get("referer", ""),
+        # A page's POST comes from the form itself: its referrer was kept in a hidden field at GET.
+        referrer=request.headers.get("referer", "") if as_json else "",
         landing_page=values.get("landing_page", "") if isinstance(values.get("landing_page"), str) else "",
     )
     if values.get(capture.HONEYPOT_FIELD):

@@ -187,7 +187,7 @@ def test_an_import_runs_once():
 
 def test_preview_says_what_each_row_will_do():
     LeadFactory(email="known@example.com")
-    item = _upload(marketer(), "email\nknown@example.com\nnew@example.com\nbroken\n")
+    item = _upload(marketer(), "email\nknown@example.com\nnew@example.com\nbroken\nNEW@example.com\n")
 
     preview = csv_import.csv_import_preview(csv_import=item, now=timezone.now())
 
@@ -195,6 +195,7 @@ def test_preview_says_what_each_row_will_do():
         (2, "update", ""),
         (3, "create", ""),
         (4, "reject", "email: 'broken' is not a valid e-mail address"),
+        (5, "update", ""),
     ]
     assert Lead.objects.count() == 1
 
