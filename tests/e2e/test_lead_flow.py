@@ -1,5 +1,7 @@
 """A rep finds a lead, logs a call and moves its stage; a manager sees every lead."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -58,7 +60,7 @@ def test_rep_finds_a_lead_logs_a_call_and_marks_it_lost(book, sign_in, live_serv
     expect(page.get_by_label("Search")).to_be_focused()
     page.keyboard.type("lovelace")
     expect(page.locator(".lead-table tbody tr")).to_have_count(1)  # htmx swapped the results in place
-    assert "q=lovelace" in page.url
+    expect(page).to_have_url(re.compile(r"q=lovelace"))
 
     page.get_by_role("link", name="Ada Lovelace").click()
     expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
@@ -111,4 +113,5 @@ def test_manager_sees_every_lead(book, sign_in, live_server, artifacts_dir):
 
     page.get_by_role("link", name="Created").click()  # a column header sorts through the filter form
     expect(page.get_by_label("Sort by")).to_have_value("created")
-    assert "sort=created" in page.url
+    expect(page).to_have_url(re.compile(r"sort=created"))
+    expect(page.locator("th[aria-sort=descending]")).to_have_text("Created")
