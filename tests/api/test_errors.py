@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from leads.models import Lead
 from tests.api.clients import token_client
-from tests.factories import LeadFactory, rep
+from tests.factories import LeadFactory, UserFactory, marketer, rep
 
 pytestmark = pytest.mark.django_db
 
@@ -136,3 +136,73 @@ def test_a_known_token_costs_no_query_before_the_work(django_assert_num_queries)
 
     with django_assert_num_queries(1):  # the event types themselves
         assert client.get("/api/v1/event-types/").status_code == 200
+
+
+def endpoints(lead_id: int) -> list[tuple[str, str, object]]:
+    return [
+        ("get", "/api/v1/leads/", None),
+        ("post", "/api/v1/leads/", {"email": "new@example.com"}),
+        ("get", f"/api/v1/leads/{lead_id}/", None),
+        ("patch", f"/api/v1/leads/{lead_id}/", {"first_name": "Changed"}),
+        ("post", f"/api/v1/leads/{lead_id}/transition/", {"stage": "mql"}),
+        ("get", f"/api/v1/leads/{lead_id}/score/", None),
+        ("get", f"/api/v1/leads/{lead_id}/timeline/", None),
+        ("post", "/api/v1/events/", {"lead_id": lead_id, "type": "page_view"}),
+        ("get", "/api/v1/event-types/", None),
+        ("get", "/api/v1/reports/funnel/", None),
+    ]
+
+
+def call(client, method: str, path: str, body: object):
+    return getattr(client, method)(path, body, format="json") if body is not None else getattr(client, method)(path)
+
+
+def test_every_endpoint_answers_401_without_a_token_and_403_without_a_role():
+    lead = LeadFactory(owner=None, first_name="Kept")
+    anonymous, roleless = APIClient(), token_client(UserFactory())
+
+    for method, path, body in endpoints(lead.id):
+        assert call(anonymous, method, path, body).status_code == 401, (method, path)
+        assert call(roleless, method, path, body).status_code == 403, (method, path)
+    lead.refresh_from_db()
+    assert (Lead.objects.count(), lead.first_name, lead.stage) == (1, "Kept", "raw")
+
+
+def test_every_lead_endpoint_answers_404_for_another_reps_lead():
+    lead = LeadFactory(owner=rep(), first_name="Kept")
+    client = token_client(rep())
+
+    for method, path, body in endpoints(lead.id):
+        if f"/{lead.id}/" in path or (isinstance(body, dict) and body.get("lead_id") == lead.id):
+            assert call(client, method, path, body).status_code == 404, (method, path)
+    lead.refresh_from_db()
+    assert (lead.first_name, lead.stage) == ("Kept", "raw")
+
+
+def test_the_events_budget_is_separate_from_the_rest(monkeypatch):
+    cache.clear()
+    monkeypatch.setitem(api_settings.DEFAULT_THROTTLE_RATES, "events", "2/min")
+    lead = LeadFactory(owner=None)
+    client = token_client(marketer())
+
+    statuses = [
+        client.post("/api/v1/events/", {"lead_id": lead.id, "type": "page_view"}, format="json").status_code
+        for _ in range(3)
+    ]
+
+    assert statuses == [201, 201, 429]
+    assert client.get(LIST).status_code == 200
+    cache.clear()
+
+
+@override_settings(API_MAX_BODY_BYTES=5000)
+def test_an_oversized_event_batch_answers_413_and_stores_nothing():
+    from scoring.models import EngagementEvent
+
+    lead = LeadFactory(owner=None)
+    body = json.dumps([{"lead_id": lead.id, "type": "page_view"}] * 200)
+
+    response = token_client(marketer()).generic("POST", "/api/v1/events/", body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert EngagementEvent.objects.count() == 0
