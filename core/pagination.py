@@ -36,17 +36,12 @@ def _decode(cursor: str) -> tuple[Any, int] | None:
         return None
 
 
-def keyset_page(
-    queryset: QuerySet, *, field: str, descending: bool, cursor: str | None, size: int
-) -> KeysetPage:
+def keyset_page(queryset: QuerySet, *, field: str, descending: bool, cursor: str | None, size: int) -> KeysetPage:
     """One page of ``queryset`` ordered by ``field`` (nulls last) then ``id``.
 
     A malformed cursor starts from the first page.
     """
-    if descending:
-        ordering = [F(field).desc(nulls_last=True), "-id"]
-    else:
-        ordering = [F(field).asc(nulls_last=True), "id"]
+    ordering = [F(field).desc(nulls_last=True), "-id"] if descending else [F(field).asc(nulls_last=True), "id"]
     queryset = queryset.order_by(*ordering)
     position = _decode(cursor) if cursor else None
     if position is not None:
@@ -56,9 +51,7 @@ def keyset_page(
             queryset = queryset.filter(Q(**{f"{field}__isnull": True}) & past_id)
         else:
             beyond = Q(**{f"{field}__lt" if descending else f"{field}__gt": value})
-            queryset = queryset.filter(
-                beyond | (Q(**{field: value}) & past_id) | Q(**{f"{field}__isnull": True})
-            )
+            queryset = queryset.filter(beyond | (Q(**{field: value}) & past_id) | Q(**{f"{field}__isnull": True}))
     items = list(queryset[: size + 1])
     next_cursor = None
     if len(items) > size:

@@ -161,7 +161,9 @@ class Lead(TimeStampedModel):
             models.UniqueConstraint(Lower("email"), name="lead_email_ci_unique"),
             models.CheckConstraint(condition=models.Q(score__lte=100), name="lead_score_at_most_100"),
             models.CheckConstraint(condition=models.Q(stage__in=Stage.values), name="lead_stage_valid"),
-            models.CheckConstraint(condition=models.Q(temperature__in=Temperature.values), name="lead_temperature_valid"),
+            models.CheckConstraint(
+                condition=models.Q(temperature__in=Temperature.values), name="lead_temperature_valid"
+            ),
             models.CheckConstraint(
                 condition=~models.Q(stage=Stage.LOST) | ~models.Q(lost_reason=""), name="lead_lost_has_reason"
             ),
@@ -243,7 +245,9 @@ class Activity(TimeStampedModel):
     def is_overdue_task(self) -> bool:
         from django.utils import timezone
 
-        return self.kind == self.Kind.TASK and not self.done and self.due_at is not None and self.due_at < timezone.now()
+        return (
+            self.kind == self.Kind.TASK and not self.done and self.due_at is not None and self.due_at < timezone.now()
+        )
 
 
 class StageChange(models.Model):

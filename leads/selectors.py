@@ -138,6 +138,6 @@ def leads_hottest(*, user: User, limit: int = 10, mine_only: bool = True) -> lis
 
 def stage_counts(*, user: User) -> dict[str, int]:
     rows = lead_visible_to(user).values("stage").annotate(n=Count("id"))
-    counts = {stage: 0 for stage in Stage.values}
+    counts = dict.fromkeys(Stage.values, 0)
     counts.update({row["stage"]: row["n"] for row in rows})
     return counts

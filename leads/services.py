@@ -125,7 +125,7 @@ def lead_create(
     now = now or timezone.now()
     unknown = sorted(set(fields) - EDITABLE_FIELDS)
     if unknown:
-        raise ValidationError({key: "This field cannot be set." for key in unknown})
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be set."))
     email = normalize_email(email)
     fields.pop("email", None)
     if owner is None and actor is not None and actor.is_authenticated and not can_assign_any(actor):
@@ -175,11 +175,13 @@ def lead_create(
     return lead
 
 
-def lead_update(*, lead: Lead, actor: User | None = None, attributes: dict[str, Any] | None = None, **fields: Any) -> Lead:
+def lead_update(
+    *, lead: Lead, actor: User | None = None, attributes: dict[str, Any] | None = None, **fields: Any
+) -> Lead:
     """Change a lead's editable fields; stage, owner and score have their own services."""
     not_editable = sorted(set(fields) - EDITABLE_FIELDS)
     if not_editable:
-        raise ValidationError({key: "This field cannot be changed here." for key in not_editable})
+        raise ValidationError(dict.fromkeys(not_editable, "This field cannot be changed here."))
     if "email" in fields:
         fields["email"] = normalize_email(fields["email"])
     if "email_opt_in" in fields and fields["email_opt_in"] and not lead.email_opt_in:
@@ -225,7 +227,8 @@ def lead_last_stage_before_lost(*, lead: Lead) -> str | None:
     if lead.stage != Stage.LOST:
         return None
     return (
-        StageChange.objects.filter(lead=lead, to_stage=Stage.LOST).order_by("-changed_at", "-id")
+        StageChange.objects.filter(lead=lead, to_stage=Stage.LOST)
+        .order_by("-changed_at", "-id")
         .values_list("from_stage", flat=True)
         .first()
     )
@@ -332,7 +335,9 @@ def activity_log(
     return activity
 
 
-def activity_complete(*, activity: Activity, actor: User | None = None, now: datetime.datetime | None = None) -> Activity:
+def activity_complete(
+    *, activity: Activity, actor: User | None = None, now: datetime.datetime | None = None
+) -> Activity:
     if activity.kind != Activity.Kind.TASK:
         raise ValidationError({"kind": "Only tasks can be completed."})
     if activity.done:
