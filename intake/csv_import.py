@@ -464,13 +464,13 @@ def _insert_rows(model: type[models.Model], records: list[dict[str, Any]], now: 
             _copy_value(now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default())
             for f in fields
         ]
-        attnames = [f.attname for f in fields]
+        position = {f.attname: index for index, f in enumerate(fields, start=1)}
+        now_text = _copy_value(now)
         encoded = []
         for pk, record in zip(ids, records, strict=True):
             row = [str(pk), *defaults]
-            for index, name in enumerate(attnames, start=1):
-                if name in record:
-                    row[index] = _copy_value(record[name])
+            for name, value in record.items():
+                row[position[name]] = now_text if value is now else _copy_value(value)
             encoded.append(row)
         _copy_in(cursor, table, ["id", *[f.column for f in fields]], encoded)
     return ids
