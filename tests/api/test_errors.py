@@ -206,3 +206,10 @@ def test_an_oversized_event_batch_answers_413_and_stores_nothing():
 
     assert response.status_code == 413
     assert EngagementEvent.objects.count() == 0
+
+
+def test_a_path_with_a_newline_still_answers_json_404():
+    response = token_client(rep()).get("/api/v1/leads/%0Ax/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
