@@ -28,8 +28,8 @@ def make_events(lead_ids: list[int], per_lead: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            INSERT INTO scoring_engagementevent
-                (lead_id, event_type_id, occurred_at, recorded_at, properties, source, idempotency_key, points, actor_id)
+            INSERT INTO scoring_engagementevent (lead_id, event_type_id, occurred_at, recorded_at,
+                properties, source, idempotency_key, points, actor_id)
             SELECT l.id, (%s::bigint[])[1 + floor(random() * %s)::int],
                    now() - random() * interval '90 days', now(),
                    jsonb_build_object('url', '/page/' || g, 'seconds', floor(random() * 900)::int),

@@ -17,6 +17,11 @@ def event_types(*, loggable_by_reps: bool | None = None) -> list[EventType]:
     return list(types.order_by("category", "label"))
 
 
+def event_type_choices(*, loggable_by_reps: bool = True) -> list[tuple[str, str]]:
+    """(key, label) of the active event types, from the process cache (refreshed every 30 s)."""
+    return services.event_type_choices(loggable_by_reps=loggable_by_reps)
+
+
 def lead_events(*, lead: Lead, limit: int = 100) -> list[EngagementEvent]:
     return list(
         EngagementEvent.objects.filter(lead=lead)
@@ -33,15 +38,12 @@ def lead_score_explanation(*, lead: Lead, now: Any = None) -> dict[str, Any]:
     """The lead's score with each contributing rule: fit rules that match, engagement rules with
     how many events they counted, the points awarded and what is left after decay now."""
     now = now or timezone.now()
+    # A lead that no model has scored yet has no state: nothing to explain.
     state_row = LeadScoringState.objects.filter(lead=lead).first()
-    version = state_row.model_version if state_row else None
-    spec = services.spec_for_version(version) if version is not None else None
-    if spec is None:
-        active = services.active_model()
-        spec = services.spec_for_version(active.version) if active else None
+    spec = services.spec_for_version(state_row.model_version) if state_row is not None else None
     contributions: list[dict[str, Any]] = []
-    if spec is not None:
-        state = state_row.engagement_state if state_row and state_row.model_version == spec.version else {}
+    if spec is not None and state_row is not None:
+        state = state_row.engagement_state
         scores = engine.evaluate(
             spec, state, services.lead_values(lead), at=now.timestamp(), temperature=lead.temperature
         )

@@ -62,6 +62,7 @@ class EventResult:
 _SPECS: dict[int, engine.ModelSpec] = {}
 _EVENT_TYPES: dict[str, tuple[int, bool]] = {}
 _EVENT_TYPE_KEYS: dict[int, str] = {}
+_EVENT_TYPE_ROWS: list[tuple[str, str, bool, bool]] = []  # key, label, active, loggable by reps
 _event_types_loaded_at = 0.0
 
 
@@ -69,13 +70,27 @@ def _event_type_ids(*, refresh: bool = False) -> dict[str, tuple[int, bool]]:
     """Event types by key -> (id, active), cached in the process for a short while."""
     global _event_types_loaded_at
     if refresh or not _EVENT_TYPES or time.monotonic() - _event_types_loaded_at > EVENT_TYPE_CACHE_SECONDS:
-        rows = list(EventType.objects.values_list("key", "id", "active"))
+        rows = list(
+            EventType.objects.order_by("category", "label").values_list(
+                "key", "id", "active", "label", "loggable_by_reps"
+            )
+        )
         _EVENT_TYPES.clear()
-        _EVENT_TYPES.update({key: (pk, active) for key, pk, active in rows})
+        _EVENT_TYPES.update({key: (pk, active) for key, pk, active, _, _ in rows})
         _EVENT_TYPE_KEYS.clear()
-        _EVENT_TYPE_KEYS.update({pk: key for key, pk, _ in rows})
+        _EVENT_TYPE_KEYS.update({pk: key for key, pk, _, _, _ in rows})
+        _EVENT_TYPE_ROWS[:] = [(key, label, active, loggable) for key, _, active, label, loggable in rows]
         _event_types_loaded_at = time.monotonic()
     return _EVENT_TYPES
+
+
+def event_type_choices(*, loggable_by_reps: bool = True) -> list[tuple[str, str]]:
+    _event_type_ids()
+    return [
+        (key, label)
+        for key, label, active, loggable in _EVENT_TYPE_ROWS
+        if active and (loggable or not loggable_by_reps)
+    ]
 
 
 def _event_type_key(event_type_id: int) -> str:
@@ -88,6 +103,7 @@ def clear_caches() -> None:
     _SPECS.clear()
     _EVENT_TYPES.clear()
     _EVENT_TYPE_KEYS.clear()
+    _EVENT_TYPE_ROWS.clear()
 
 
 def _condition(subject: str, operator: str, value: Any) -> rules.Condition:

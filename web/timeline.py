@@ -14,6 +14,7 @@ from typing import Any, TypedDict
 
 from leads import selectors as lead_selectors
 from leads.models import Lead
+from scoring import selectors as scoring_selectors
 
 
 class TimelineEntry(TypedDict):
@@ -39,7 +40,25 @@ def stage_change_entries(*, lead: Lead, limit: int) -> list[TimelineEntry]:
     ]
 
 
-SOURCES: list[TimelineSource] = [activity_entries, stage_change_entries]
+def event_entries(*, lead: Lead, limit: int) -> list[TimelineEntry]:
+    return [
+        {"kind": "event", "at": event.occurred_at, "obj": event}
+        for event in scoring_selectors.lead_events(lead=lead, limit=limit)
+    ]
+
+
+def score_change_entries(*, lead: Lead, limit: int) -> list[TimelineEntry]:
+    """Cooling and model changes (a change made by an event shows on the event's entry).
+
+    Not in the page's default sources: the score panel's chart shows the history already."""
+    return [
+        {"kind": "score_change", "at": change.changed_at, "obj": change}
+        for change in scoring_selectors.lead_score_changes(lead=lead, limit=limit)
+        if change.cause != "event"
+    ]
+
+
+SOURCES: list[TimelineSource] = [activity_entries, stage_change_entries, event_entries]
 
 
 def lead_timeline(*, lead: Lead, limit: int = 100, sources: list[TimelineSource] | None = None) -> list[TimelineEntry]:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from web import health, views
+from web import health, scoring_views, views
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
     path("leads/<int:lead_id>/edit/", views.lead_edit, name="lead_edit"),
     path("leads/<int:lead_id>/activities/", views.lead_activity_create, name="lead_activity_create"),
+    path("leads/<int:lead_id>/events/", scoring_views.lead_event_create, name="lead_event_create"),
     path("leads/<int:lead_id>/transition/", views.lead_transition, name="lead_transition"),
     path("leads/<int:lead_id>/assign/", views.lead_assign, name="lead_assign"),
     path("leads/<int:lead_id>/tasks/<int:activity_id>/complete/", views.task_complete, name="task_complete"),

@@ -26,6 +26,7 @@ from web.forms import (
     apply_service_errors,
     assignable_users,
 )
+from web.scoring_views import score_panel_context
 from web.timeline import lead_timeline
 
 LIST_PAGE_SIZE = 50
@@ -108,6 +109,7 @@ def _detail_context(
     *,
     activity_form: ActivityForm | None = None,
     transition_form: TransitionForm | None = None,
+    event_form: Any = None,
 ) -> dict[str, Any]:
     user = request.user
     previous_stage = services.lead_last_stage_before_lost(lead=lead)
@@ -130,6 +132,7 @@ def _detail_context(
         "can_assign_any": can_assign_any,
         "assignees": list(assignable_users()) if can_assign_any else [],
         "utm_rows": _utm_rows(lead),
+        **score_panel_context(request, lead, event_form=event_form),
     }
 
 

@@ -9,7 +9,8 @@ from tests.factories import ActivityFactory, LeadFactory, StageChangeFactory
 
 pytestmark = pytest.mark.django_db
 
-DETAIL_QUERY_BOUND = 10
+# 10 for the page itself, 3 for the score panel and timeline events (events, score history, scoring state).
+DETAIL_QUERY_BOUND = 13
 
 
 def detail_url(lead) -> str:
