@@ -107,6 +107,23 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not answer /healthz within 30 s")
 
 
+def server_cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU time used so far by gunicorn's workers (Linux /proc): shows the cost per event even
+    when other programs share the machine."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == server.pid:  # parent pid: a worker of this gunicorn
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return total
+
+
 class Poster:
     """One keep-alive connection posting events; records each request's latency and status."""
 
@@ -127,7 +144,9 @@ def event(lead_ids: list[int], key: str) -> dict:
     return {"lead_id": random.choice(lead_ids), "type": random.choice(EVENT_TYPES), "idempotency_key": key}
 
 
-def run_singles(port: int, token: str, lead_ids: list[int], connections: int, seconds: float) -> None:
+def run_singles(
+    server: subprocess.Popen, port: int, token: str, lead_ids: list[int], connections: int, seconds: float
+) -> None:
     latencies: list[float] = []
     failures: dict[int, int] = {}
     sample_failure: list[bytes] = []
@@ -161,8 +180,11 @@ def run_singles(port: int, token: str, lead_ids: list[int], connections: int, se
     threads = [threading.Thread(target=work, args=(n,)) for n in range(connections)]
     for thread in threads:
         thread.start()
+    time.sleep(max(0.0, warmup_until - time.monotonic()))
+    cpu_before, load_before = server_cpu_seconds(server), os.getloadavg()[0]
     for thread in threads:
         thread.join()
+    cpu_used = server_cpu_seconds(server) - cpu_before
     latencies.sort()
     errors = sum(failures.values())
     rate = len(latencies) / seconds
@@ -172,6 +194,10 @@ def run_singles(port: int, token: str, lead_ids: list[int], connections: int, se
         f"singles: {connections} connections, {seconds:.0f} s: {len(latencies)} events = {rate:,.0f} events/s; "
         f"latency p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, mean {mean:.1f} ms; "
         f"errors {errors} {failures or ''}"
+    )
+    print(
+        f"  gunicorn CPU {cpu_used * 1000 / max(len(latencies), 1):.2f} ms per event; "
+        f"machine load average {load_before:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     if sample_failure:
         print(f"  first error body: {sample_failure[0]!r}")
@@ -223,7 +249,7 @@ def main() -> None:
     port = free_port()
     server = start_server(port, args.workers, args.threads)
     try:
-        run_singles(port, token, lead_ids, args.connections, args.seconds)
+        run_singles(server, port, token, lead_ids, args.connections, args.seconds)
         run_batches(port, token, lead_ids, args.batches)
     finally:
         server.terminate()
