@@ -163,12 +163,17 @@ def _day(at: float) -> str:
 
 def _award(rule: EngagementRule, rule_state: Mapping[str, Any], day: str) -> float:
     """Points the rule gives for one more event, after its caps (caps bound the magnitude)."""
-    room = abs(rule.points)
+    room = rule.points if rule.points >= 0 else -rule.points
     if rule.cap_total is not None:
-        room = min(room, rule.cap_total - rule_state.get("total", 0.0))
+        left = rule.cap_total - rule_state.get("total", 0.0)
+        if left < room:
+            room = left
     if rule.cap_per_day is not None:
-        room = min(room, rule.cap_per_day - rule_state.get("days", {}).get(day, 0.0))
-    room = max(room, 0.0)
+        left = rule.cap_per_day - rule_state.get("days", {}).get(day, 0.0)
+        if left < room:
+            room = left
+    if room < 0:
+        room = 0.0
     return room if rule.points >= 0 else -room
 
 
@@ -320,18 +325,40 @@ def next_cooling_at(spec: ModelSpec, state: Mapping[str, Any], *, temperature: s
         threshold = spec.thresholds.warm_until
     else:
         return None
-    if engagement_at(spec, state, at) < threshold:
+    # E(at + dt) = steady + sum(s_i * 2^(-dt/h_i)): the decaying terms at ``at``, and what never decays.
+    rules = spec.engagement_rule_by_key
+    steady = 0.0
+    terms: list[tuple[float, float]] = []
+    for key, rule_state in (state.get("rules", {}) if state else {}).items():
+        rule = rules.get(key)
+        if rule is None:
+            continue
+        value = rule_state["s"] * _decay(rule, at - rule_state["t"])
+        if rule.decays and value > 0:
+            terms.append((value, rule.half_life_days * DAY))  # type: ignore[operator]
+        else:
+            steady += value
+
+    def engagement(dt: float) -> float:
+        return min(100.0, max(0.0, steady + sum(value * 0.5 ** (dt / half_life) for value, half_life in terms)))
+
+    if engagement(0.0) < threshold:
         return at
-    steady = engagement_at(spec, state, math.inf)
-    if steady >= threshold:
+    if not terms or min(100.0, max(0.0, steady)) >= threshold:
         return None
-    low, high = at, at + 3600.0
-    while engagement_at(spec, state, high) >= threshold:
-        low, high = high, at + (high - at) * 2
+    # Every term decays at least as fast as the slowest half-life and at most as fast as the
+    # quickest, which brackets the crossing; halve the bracket down to half a minute.
+    total = sum(value for value, _ in terms)
+    needed = threshold - steady
+    ratio = math.log2(total / needed) if needed > 0 else 0.0
+    low = max(0.0, min(h for _, h in terms) * ratio) if needed > 0 else 0.0
+    high = max(h for _, h in terms) * ratio + 1.0 if needed > 0 else 3600.0
+    while engagement(high) >= threshold:  # clamping can only make the bound loose, never wrong
+        low, high = high, high * 2
     while high - low > 30.0:  # the sweep runs every minute: half a minute is precise enough
         middle = (low + high) / 2
-        if engagement_at(spec, state, middle) >= threshold:
+        if engagement(middle) >= threshold:
             low = middle
         else:
             high = middle
-    return float(math.ceil(high))
+    return float(math.ceil(at + high))
