@@ -9,7 +9,6 @@ import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -272,12 +271,6 @@ class ScoreSerializer(serializers.Serializer):
     next_cooling_at = serializers.DateTimeField(allow_null=True, required=False)
 
 
-class TimelineEntrySerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["event", "activity", "stage_change", "score_change", "message"])
-    at = serializers.DateTimeField()
-    id = serializers.IntegerField()
-
-
 class TimelineSerializer(serializers.Serializer):
     results = serializers.ListField(child=serializers.DictField())
 
@@ -363,6 +356,3 @@ class ErrorSerializer(serializers.Serializer):
 class DuplicateSerializer(serializers.Serializer):
     detail = serializers.CharField()
     lead_id = serializers.IntegerField()
-
-
-FIELD_ERRORS = OpenApiTypes.OBJECT

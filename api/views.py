@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
@@ -36,8 +35,6 @@ from leads.models import Lead, LeadSource
 from reports.selectors import funnel_report
 from scoring import selectors as scoring_selectors
 from scoring import services as scoring_services
-
-User = get_user_model()
 
 MAX_ID = 2**63 - 1
 LEAD_ID = OpenApiParameter(
