@@ -184,9 +184,9 @@ def lead_values(lead: Lead) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(lead, name) for name in rules.LEAD_FIELDS if name in LEAD_COLUMNS}
     source_name = getattr(lead, "source_name", None)
     campaign_name = getattr(lead, "campaign_name", None)
-    if source_name is None and lead.source_id:
+    if source_name is None and lead.source is not None:
         source_name = lead.source.name
-    if campaign_name is None and lead.campaign_id:
+    if campaign_name is None and lead.campaign is not None:
         campaign_name = lead.campaign.name
     values.update(
         {
@@ -907,24 +907,24 @@ def model_problems(model: ScoringModel) -> list[str]:
     problems += spec.thresholds.problems()
     custom = dict(CustomFieldDefinition.objects.values_list("key", "field_type"))
     subjects = rules.fit_subjects(custom)
-    for rule in spec.fit_rules:
-        for problem in rules.check_condition(rule.condition, known_subjects=subjects):
-            problems.append(f"Fit rule '{rule.name}': {problem}.")
-    for rule in spec.engagement_rules:
-        if rule.condition is not None:
-            for problem in rules.check_condition(rule.condition):
-                problems.append(f"Engagement rule '{rule.name}': {problem}.")
-        if rule.points == 0:
-            problems.append(f"Engagement rule '{rule.name}': gives no points.")
+    for fit_rule in spec.fit_rules:
+        for problem in rules.check_condition(fit_rule.condition, known_subjects=subjects):
+            problems.append(f"Fit rule '{fit_rule.name}': {problem}.")
+    for engagement_rule in spec.engagement_rules:
+        if engagement_rule.condition is not None:
+            for problem in rules.check_condition(engagement_rule.condition):
+                problems.append(f"Engagement rule '{engagement_rule.name}': {problem}.")
+        if engagement_rule.points == 0:
+            problems.append(f"Engagement rule '{engagement_rule.name}': gives no points.")
     known_types = set(EventType.objects.values_list("key", flat=True))
-    for rule in spec.stage_rules:
-        unknown = [t for t in rule.event_types if t not in known_types]
+    for stage_rule in spec.stage_rules:
+        unknown = [t for t in stage_rule.event_types if t not in known_types]
         if unknown:
-            problems.append(f"Stage rule '{rule.name}': unknown event types {', '.join(unknown)}.")
-        if rule.min_events < 1:
-            problems.append(f"Stage rule '{rule.name}': needs at least one event.")
-        if rule.window_days <= 0:
-            problems.append(f"Stage rule '{rule.name}': the window must be positive.")
+            problems.append(f"Stage rule '{stage_rule.name}': unknown event types {', '.join(unknown)}.")
+        if stage_rule.min_events < 1:
+            problems.append(f"Stage rule '{stage_rule.name}': needs at least one event.")
+        if stage_rule.window_days <= 0:
+            problems.append(f"Stage rule '{stage_rule.name}': the window must be positive.")
     if not spec.engagement_rules and not spec.fit_rules:
         problems.append("The model has no rules.")
     return problems

@@ -35,10 +35,12 @@ def rescore_run_task(run_id: int) -> str:
 @shared_task(name="scoring.resume_rescore_runs")
 def resume_rescore_runs_task() -> int:
     """Pick up re-score runs left pending or running by a crashed worker."""
+    import datetime
+
     from django.db.models import Q
     from django.utils import timezone
 
-    stale = timezone.now() - timezone.timedelta(minutes=10)
+    stale = timezone.now() - datetime.timedelta(minutes=10)
     runs = RescoreRun.objects.filter(
         Q(state=RescoreRun.State.PENDING, created_at__lt=stale) | Q(state=RescoreRun.State.RUNNING)
     ).values_list("id", flat=True)

@@ -1,7 +1,7 @@
 """The lead page's scoring parts: the score explanation panel, its history chart, and the
 form with which a rep logs an engagement event by hand (through ``scoring.services.event_log``)."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -26,7 +26,9 @@ class EventLogForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["event_type"].choices = scoring_selectors.event_type_choices(loggable_by_reps=True)
+        cast(forms.ChoiceField, self.fields["event_type"]).choices = scoring_selectors.event_type_choices(
+            loggable_by_reps=True
+        )
 
 
 def score_chart(changes: list[ScoreChange]) -> dict[str, Any]:
@@ -82,7 +84,7 @@ def lead_event_create(request: HttpRequest, lead_id: int) -> HttpResponse:
             for field, errors in error.message_dict.items():
                 form.add_error("event_type" if field == "type" else None, errors)
         else:
-            label = dict(form.fields["event_type"].choices)[form.cleaned_data["event_type"]]
+            label = dict(cast(forms.ChoiceField, form.fields["event_type"]).choices)[form.cleaned_data["event_type"]]
             moved = f" {result.stage_rule} moved it to {result.lead.get_stage_display()}." if result.stage_rule else ""
             messages.success(
                 request, f"{label} logged: score {result.lead.score}, {result.lead.get_temperature_display()}.{moved}"

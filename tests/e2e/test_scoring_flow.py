@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 
 
 @pytest.fixture(autouse=True)
-def _fresh_scoring_caches():
+def _fresh_scoring_caches(_data_from_migrations):
     # A flushed and refilled database gives event types and rules new ids.
     services.clear_caches()
     yield

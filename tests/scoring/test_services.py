@@ -169,7 +169,7 @@ def test_an_event_five_minutes_ahead_is_accepted():
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_an_event_costs_at_most_five_queries_whatever_the_history():
+def test_an_event_costs_at_most_five_queries_whatever_the_history(migration_data):
     lead = lead_create(email="busy@acme.example", now=NOW)
     for i in range(120):
         services.event_log(
@@ -193,7 +193,7 @@ def test_an_event_costs_at_most_five_queries_whatever_the_history():
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_stage_move_stays_within_the_query_budget():
+def test_a_stage_move_stays_within_the_query_budget(migration_data):
     lead = _warm_mql_lead()
     for i in range(50):
         services.event_log(lead=lead, event_type="page_view", now=NOW - datetime.timedelta(minutes=50 - i))
