@@ -716,17 +716,24 @@ def _write_rescored(
     history: list[ScoreChange] = []
     stage_history: list[StageChange] = []
     temperature_moves = 0
+    pg = connection.vendor == "postgresql"
+    state_rows: list[tuple[Any, ...]] = []
+    history_rows: list[tuple[Any, ...]] = []
     for lead, state in rows:
         scores = engine.evaluate(spec, state, lead_values(lead), at=at, temperature=lead.temperature)
-        states.append(
-            LeadScoringState(
-                lead_id=lead.pk,
-                model_version=spec.version,
-                engagement_state=state,
-                next_cooling_at=_ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=at)),
-                updated_at=now,
+        cooling = _ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=at))
+        if pg:  # plain rows for execute_values: model instances cost more than the SQL
+            state_rows.append((lead.pk, spec.version, json.dumps(state), cooling, now))
+        else:
+            states.append(
+                LeadScoringState(
+                    lead_id=lead.pk,
+                    model_version=spec.version,
+                    engagement_state=state,
+                    next_cooling_at=cooling,
+                    updated_at=now,
+                )
             )
-        )
         rule = engine.stage_target(spec, stage=lead.stage, scores=scores, state=state, at=at)
         if rule is not None:
             stage_history.append(
@@ -751,28 +758,34 @@ def _write_rescored(
         ) or rule is not None:
             if scores.temperature != lead.temperature:
                 temperature_moves += 1
-            history.append(
-                ScoreChange(
-                    lead_id=lead.pk,
-                    changed_at=now,
-                    cause=cause,
-                    model_version=spec.version,
-                    score=scores.score,
-                    fit_score=scores.fit,
-                    engagement_score=scores.engagement,
-                    temperature=scores.temperature,
-                    previous_score=lead.score,
-                    previous_temperature=lead.temperature,
+            if pg:
+                history_rows.append(
+                    (lead.pk, now, cause, None, spec.version, scores.score, scores.fit, scores.engagement,
+                     scores.temperature, lead.score, lead.temperature)
+                )  # fmt: skip
+            else:
+                history.append(
+                    ScoreChange(
+                        lead_id=lead.pk,
+                        changed_at=now,
+                        cause=cause,
+                        model_version=spec.version,
+                        score=scores.score,
+                        fit_score=scores.fit,
+                        engagement_score=scores.engagement,
+                        temperature=scores.temperature,
+                        previous_score=lead.score,
+                        previous_temperature=lead.temperature,
+                    )
                 )
-            )
             lead.score, lead.fit_score = scores.score, scores.fit
             lead.engagement_score, lead.temperature = scores.engagement, scores.temperature
             lead.updated_at = now
             leads_changed.append(lead)
     _bulk_update_leads(leads_changed)
-    if connection.vendor == "postgresql":
-        _pg_insert(states, upsert_on="lead_id")
-        _pg_insert(history)
+    if pg:
+        _pg_insert_plain(LeadScoringState, STATE_COLUMNS, state_rows, upsert_on="lead_id")
+        _pg_insert_plain(ScoreChange, HISTORY_COLUMNS, history_rows)
         _pg_insert(stage_history)
     else:
         ids = [lead.pk for lead, _ in rows]
@@ -781,6 +794,29 @@ def _write_rescored(
         ScoreChange.objects.bulk_create(history, batch_size=2000)
         StageChange.objects.bulk_create(stage_history, batch_size=2000)
     return temperature_moves, len(stage_history)
+
+
+STATE_COLUMNS = ("lead", "model_version", "engagement_state", "next_cooling_at", "updated_at")
+HISTORY_COLUMNS = ("lead", "changed_at", "cause", "event", "model_version", "score", "fit_score", "engagement_score",
+                   "temperature", "previous_score", "previous_temperature")  # fmt: skip
+
+
+def _pg_insert_plain(model: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]], *, upsert_on: str = "") -> None:
+    """Plain value tuples (in the order of ``names``) into ``model``'s table with execute_values."""
+    if not rows:
+        return
+    from psycopg2.extras import execute_values
+
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in names]
+    columns = ", ".join(quote(f.column) for f in fields)
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES %s"  # noqa: S608
+    if upsert_on:
+        updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields if f.column != upsert_on)
+        sql += f" ON CONFLICT ({quote(upsert_on)}) DO UPDATE SET {updates}"
+    template = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
+    with connection.cursor() as cursor:
+        execute_values(cursor.cursor, sql, rows, template=template, page_size=2000)
 
 
 def _pg_insert(rows: list[Any], *, upsert_on: str = "") -> None:
