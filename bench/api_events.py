@@ -78,7 +78,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
+def start_server(port: int, workers: int, threads: int, worker_class: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "leadcrm.settings.production",
@@ -90,7 +90,7 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
     command = [
         sys.executable, "-m", "gunicorn", "leadcrm.wsgi",
         "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-        "--worker-class", "gthread", "--threads", str(threads),
+        "--worker-class", worker_class, "--threads", str(threads),
         "--keep-alive", "30", "--log-level", "warning",
     ]  # fmt: skip
     server = subprocess.Popen(command, cwd=ROOT, env=env)
@@ -234,20 +234,22 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--leads", type=int, default=5000)
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=3, help="threads per gunicorn worker")
+    parser.add_argument("--worker-class", default="gthread", help="gthread (keep-alive) or sync")
     args = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("Run this on PostgreSQL: set DATABASE_URL=postgres://...")
     print(
         f"database: {settings.DATABASES['default']['NAME']} ({connection.vendor}); cache: "
-        f"{'redis' if settings.REDIS_URL else 'local memory'}; gunicorn {args.workers} workers x {args.threads} threads"
+        f"{'redis' if settings.REDIS_URL else 'local memory'}; gunicorn {args.workers} {args.worker_class} workers "
+        f"x {args.threads} threads"
     )
     sys.stdout.reconfigure(line_buffering=True)
     token, lead_ids = prepare(args.leads)
     connection.close()
     port = free_port()
-    server = start_server(port, args.workers, args.threads)
+    server = start_server(port, args.workers, args.threads, args.worker_class)
     try:
         run_singles(server, port, token, lead_ids, args.connections, args.seconds)
         run_batches(port, token, lead_ids, args.batches)

@@ -1,8 +1,11 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from leads.models import Lead
 from leads.services import lead_create
 from scoring.models import EngagementEvent, EventType
+from scoring.services import event_log
 from tests.api.clients import token_client
 from tests.factories import LeadFactory, UserFactory, manager, marketer, rep
 
@@ -246,3 +249,18 @@ def test_an_event_for_a_missing_lead_is_404_and_stores_nothing(make_user):
 
     assert response.status_code == 404
     assert EngagementEvent.objects.count() == 0
+
+
+def test_the_api_adds_no_query_to_the_services_for_an_event():
+    first, second = lead_create(email="a@example.com"), lead_create(email="b@example.com")
+    client = token_client(marketer())
+    client.post(URL, {"lead_id": first.id, "type": "page_view"}, format="json")  # token cached, scoring warmed
+
+    event_log(lead=second, event_type="page_view", source="api")  # both leads have a scoring state now
+
+    with CaptureQueriesContext(connection) as direct:
+        event_log(lead=Lead(pk=second.id), event_type="page_view", source="api")
+    with CaptureQueriesContext(connection) as through_api:
+        assert client.post(URL, {"lead_id": first.id, "type": "page_view"}, format="json").status_code == 201
+
+    assert len(through_api) == len(direct)
