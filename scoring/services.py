@@ -857,26 +857,21 @@ def _bulk_update_leads(leads: list[Lead], columns: tuple[str, ...] = LEAD_SCORE_
     if connection.vendor != "postgresql":
         Lead.objects.bulk_update(leads, list(columns), batch_size=500)
         return
+    from psycopg2.extras import execute_values
+
     meta = Lead._meta
     quote = connection.ops.quote_name
     fields = [meta.get_field(name) for name in columns]
-    for start in range(0, len(leads), 2000):
-        chunk = leads[start : start + 2000]
-        casts = ["bigint"] + [f.db_type(connection) for f in fields]
-        row_sql = "(" + ", ".join(f"%s::{cast}" for cast in casts) + ")"
-        params: list[Any] = []
-        for lead in chunk:
-            params.append(lead.pk)
-            params.extend(f.get_db_prep_save(getattr(lead, f.attname), connection) for f in fields)
-        names = ", ".join(["id"] + [quote(f.column) for f in fields])
-        assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
-        # Only quoted names and casts are formatted in; values travel as parameters.
-        sql = (
-            f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608
-            f"FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS v({names}) WHERE t.id = v.id"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+    template = "(" + ", ".join(f"%s::{cast}" for cast in ["bigint"] + [f.db_type(connection) for f in fields]) + ")"
+    names = ", ".join(["id"] + [quote(f.column) for f in fields])
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
+    # Only quoted names and casts are formatted in; values travel as parameters.
+    sql = f"UPDATE {quote(meta.db_table)} AS t SET {assignments} FROM (VALUES %s) AS v({names}) WHERE t.id = v.id"  # noqa: S608
+    # Scores, temperatures, stages and aware datetimes adapt natively: no per-field preparation.
+    attnames = [f.attname for f in fields]
+    rows = [(lead.pk, *[getattr(lead, name) for name in attnames]) for lead in leads]
+    with connection.cursor() as cursor:
+        execute_values(cursor.cursor, sql, rows, template=template, page_size=2000)
 
 
 def leads_cool(*, now: datetime.datetime | None = None, limit: int = 5000) -> int:
