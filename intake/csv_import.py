@@ -14,7 +14,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -96,7 +96,12 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
     mapping = csv_rows.suggest_mapping(headers, _attribute_keys(), _event_types())
     with transaction.atomic():
         return CsvImport.objects.create(
-            created_by=user, filename=filename[:255], content=text, headers=headers, mapping=mapping, total_rows=total
+            created_by=user,  # type: ignore[misc]
+            filename=filename[:255],
+            content=text,
+            headers=headers,
+            mapping=mapping,
+            total_rows=total,
         )
 
 
@@ -119,7 +124,7 @@ def _context(now: datetime.datetime) -> csv_rows.RowContext:
     lost_reasons = {value: value for value in LostReason.values}
     lost_reasons.update({str(label).lower(): value for value, label in LostReason.choices})
     return csv_rows.RowContext(
-        max_lengths={f.name: f.max_length for f in Lead._meta.concrete_fields if getattr(f, "max_length", None)},
+        max_lengths={f.name: int(f.max_length) for f in Lead._meta.concrete_fields if f.max_length},
         sources={name.lower(): pk for pk, name in LeadSource.objects.values_list("id", "name")},
         campaigns={name.lower(): pk for pk, name in Campaign.objects.values_list("id", "name")},
         attribute_specs={
@@ -332,7 +337,7 @@ def _import_chunk(
             results = _event_log_batch(items=batch, source="import", actor=csv_import.created_by, now=ctx.now)
             for item, result in zip(batch, results, strict=True):
                 if isinstance(result, ValidationError):
-                    row_number = int(item["idempotency_key"].split("-")[2])
+                    row_number = int(str(item["idempotency_key"]).split("-")[2])
                     rejects.append(
                         ImportReject(
                             csv_import=csv_import,
@@ -396,16 +401,17 @@ def _bulk_update(leads: list[Lead], names: list[str]) -> None:
     if connection.vendor != "postgresql":
         Lead.objects.bulk_update(leads, names, batch_size=200)
         return
-    fields = [Lead._meta.get_field(name) for name in names]
+    fields = [cast(models.Field, Lead._meta.get_field(name)) for name in names]
+    columns = [str(f.column) for f in fields]
     quote = connection.ops.quote_name
-    definition = ", ".join(f"{quote(f.column)} {f.db_type(connection)}" for f in fields)
-    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
+    definition = ", ".join(f"{quote(c)} {f.db_type(connection)}" for c, f in zip(columns, fields, strict=True))
+    assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE intake_lead_update (id bigint, {definition}) ON COMMIT DROP")
         _copy_in(
             cursor,
             "intake_lead_update",
-            ["id", *[f.column for f in fields]],
+            ["id", *columns],
             ([str(lead.pk), *[_copy_value(getattr(lead, f.attname)) for f in fields]] for lead in leads),
         )
         table = quote(Lead._meta.db_table)
@@ -492,7 +498,7 @@ def _insert_rows(
             for name, value in record.items():
                 row[position[name]] = now_text if value is now else _copy_value(value)
             encoded.append(row)
-        columns = [f.column for f in fields]
+        columns = [str(f.column) for f in fields]
         _copy_in(cursor, table, ["id", *columns] if with_ids else columns, encoded)
     return ids
 
@@ -526,7 +532,7 @@ def _create_leads(csv_import: CsvImport, rows: list[csv_rows.CleanRow], now: dat
     reason = f"Imported from {csv_import.filename}"[:500]
     for clean in rows:
         lead_id = by_email[clean.email]
-        born = clean.created_on or (clean.outcome_at if clean.outcome else now)
+        born = clean.created_on or (clean.outcome_at if clean.outcome else None) or now
         changes.append(
             {"lead_id": lead_id, "from_stage": "", "to_stage": Stage.RAW, "changed_at": born, "actor_id": actor_id,
              "transition": "create", "reason": reason}

@@ -181,21 +181,19 @@ class CleanRow:
 
 def parse_when(text: str, tz: datetime.tzinfo) -> datetime.datetime:
     text = text.strip()
+    parsed: datetime.datetime | None = None
     try:
-        value = datetime.datetime.fromisoformat(text)
+        parsed = datetime.datetime.fromisoformat(text)
     except ValueError:
-        value = None
         for fmt in DATE_FORMATS:
             try:
-                value = datetime.datetime.strptime(text, fmt)  # noqa: DTZ007 - made aware just below
+                parsed = datetime.datetime.strptime(text, fmt)  # noqa: DTZ007 - made aware just below
                 break
             except ValueError:
                 continue
-        if value is None:
-            raise ValueError("is not a date (use YYYY-MM-DD or YYYY-MM-DD HH:MM)") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
-    return value
+    if parsed is None:
+        raise ValueError("is not a date (use YYYY-MM-DD or YYYY-MM-DD HH:MM)")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
 def _timezones() -> set[str]:

@@ -42,7 +42,7 @@ def csv_imports_for_user(*, user: User, limit: int = 20) -> list[CsvImport]:
 
 def csv_import_get_for_user(*, user: User, import_id: Any) -> CsvImport:
     """An import its creator (or someone who sees every lead) may look at; 404 otherwise."""
-    if not user.is_authenticated or not user.has_perm("intake.import_leads"):
+    if not user.is_authenticated or not user.has_perm("intake.import_leads"):  # type: ignore[attr-defined]
         raise Http404("No such import.")
     try:
         csv_import = CsvImport.objects.select_related("created_by").get(pk=int(import_id))

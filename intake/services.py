@@ -6,6 +6,7 @@ re-scores the lead in the same transaction. The domain apps below never import i
 
 import datetime
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 from django.apps import apps
@@ -226,7 +227,7 @@ def capture_form_submit(
 ERASED_DOMAIN = "erased.invalid"
 # Lead columns that hold personal data; erasure blanks them. Stage, temperature, score, source,
 # campaign, owner and dates stay, so reports keep counting the lead anonymously.
-PERSONAL_FIELDS = {
+PERSONAL_FIELDS: dict[str, Any] = {
     "first_name": "", "last_name": "", "phone": "", "title": "", "company": "", "website": "", "city": "",
     "timezone": "", "budget": "", "authority": "", "need": "", "timeline": "", "attributes": {},
     "first_touch_utm": {}, "last_touch_utm": {}, "annual_revenue": None, "company_size": None,
@@ -261,7 +262,7 @@ def _cancel_pending_touches(lead: Lead, now: datetime.datetime) -> int:
     """Stop future nurture touches: the nurturing service when it offers one, else pending rows -> cancelled."""
     if apps.is_installed("nurturing"):
         try:
-            from nurturing import services as nurture_services
+            nurture_services = import_module("nurturing.services")
         except ImportError:
             nurture_services = None
         cancel = getattr(nurture_services, "lead_touches_cancel", None)
@@ -426,9 +427,9 @@ def lead_merge(
         for model, path in _lead_linked_models():
             if "__" in path:
                 continue  # rows one hop away move with the row they belong to
-            field = model._meta.get_field(path)
+            link = model._meta.get_field(path)
             label = f"{model._meta.app_label}.{model._meta.model_name}"
-            if field.one_to_one:
+            if link.one_to_one:
                 continue  # per-lead state (e.g. scoring state) is rebuilt by the re-score below
             rows = model._default_manager.filter(**{path: gone})
             try:
@@ -452,7 +453,7 @@ def lead_merge(
             chosen_fields=chosen,
             moved=moved,
             merged_at=now,
-            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor=actor if actor is not None and actor.is_authenticated else None,  # type: ignore[misc]
         )
         activity_log(
             lead=keep,

@@ -268,7 +268,11 @@ def import_upload(request: HttpRequest) -> HttpResponse:
             errors = [f"The file is larger than {csv_import.MAX_FILE_BYTES // (1024 * 1024)} MB; split it."]
         else:
             try:
-                created = csv_import.csv_import_create(user=request.user, filename=upload.name, raw=upload.read())
+                created = csv_import.csv_import_create(
+                    user=request.user,  # type: ignore[arg-type]  # login_required
+                    filename=upload.name or "upload.csv",
+                    raw=upload.read(),
+                )
             except ValidationError as exc:
                 errors = [m for messages in _error_lists(exc).values() for m in messages]
             else:
@@ -354,14 +358,14 @@ def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
         "running": item.status in (CsvImport.Status.QUEUED, CsvImport.Status.RUNNING),
         "rejects": list(item.rejects.all()[:50]) if item.status == CsvImport.Status.DONE else [],
     }
-    if request.htmx:
+    if getattr(request, "htmx", False):
         return render(request, "intake/_import_progress.html", context)
     return render(request, "intake/import_progress.html", context)
 
 
 @login_required
 @permission_required(IMPORT_PERM, raise_exception=True)
-def import_rejects_csv(request: HttpRequest, import_id: int) -> HttpResponse:
+def import_rejects_csv(request: HttpRequest, import_id: int) -> StreamingHttpResponse:
     item = intake_selectors.csv_import_get_for_user(user=request.user, import_id=import_id)
     rows = csv_import.csv_import_rejects_rows(csv_import=item)
     filename = f"rejects-{item.pk}.csv"
@@ -398,7 +402,7 @@ def _filters_from(query: QueryDict) -> LeadFilters:
 
 @login_required
 @permission_required("intake.export_leads", raise_exception=True)
-def lead_export_csv(request: HttpRequest) -> HttpResponse:
+def lead_export_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The /leads/ list with the same filters, as CSV, limited to what the user can see."""
     rows = intake_selectors.lead_export_rows(user=request.user, filters=_filters_from(request.GET))
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
@@ -462,7 +466,7 @@ def _merge_rows(survivor: Any, other: Any, choices: dict[str, str]) -> list[dict
         rows.append(
             {
                 "field": field,
-                "label": Lead._meta.get_field(field).verbose_name,
+                "label": getattr(Lead._meta.get_field(field), "verbose_name", field),
                 "survivor": mine,
                 "other": theirs,
                 "differs": mine != theirs,
