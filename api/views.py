@@ -184,7 +184,7 @@ class LeadListView(ApiView):
         serializer = s.LeadCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         values = dict(serializer.validated_data)
-        lead = lead_services.lead_create(
+        lead = scoring_services.lead_create_scored(
             actor=request.user,
             owner=values.pop("owner", None),
             attributes=values.pop("attributes", None),
@@ -234,7 +234,9 @@ class LeadDetailView(ApiView):
                     lead_services.lead_assign(lead=lead, owner=owner, actor=request.user)
             attributes = values.pop("attributes", None)
             if values or attributes is not None:
-                lead_services.lead_update(lead=lead, actor=request.user, attributes=attributes, **values)
+                scoring_services.lead_update_scored(
+                    lead=lead, actor=request.user, attributes=attributes, **values
+                )
         return Response(lead_json(get_lead(request, lead_id)))
 
 

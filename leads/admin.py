@@ -7,6 +7,7 @@ savepoint that is rolled back (so the service's field errors show on the form), 
 
 from typing import Any
 
+from celery import current_app
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -75,19 +76,30 @@ class LeadAdminForm(ServiceCheckedForm):
         return lead_save_from_form(self, actor=self.request.user if self.request else None)
 
 
+def _rescore_after_commit(lead: Lead) -> None:
+    # Fit rules read the lead's fields; scoring sits above leads, so it is asked by task name.
+    transaction.on_commit(lambda: current_app.send_task("scoring.lead_rescore", args=[lead.pk]))
+
+
 def lead_save_from_form(form: forms.ModelForm, *, actor: Any) -> Lead:
-    """Create or change the lead through the services, from a validated admin form."""
+    """Create or change the lead through the services, from a validated admin form.
+
+    The lead is re-scored after commit by the ``scoring.lead_rescore`` task.
+    """
     data = form.cleaned_data
     if form.instance._state.adding:
         editable = {name: data[name] for name in services.EDITABLE_FIELDS if name in data and name != "email"}
-        return services.lead_create(
+        lead = services.lead_create(
             email=data["email"], actor=actor, owner=data.get("owner"), attributes=data.get("attributes"), **editable
         )
+        _rescore_after_commit(lead)
+        return lead
     lead = Lead.objects.get(pk=form.instance.pk)
     changes = _field_values(form, services.EDITABLE_FIELDS)
     attributes = data["attributes"] if "attributes" in form.changed_data else None
     if changes or attributes is not None:
         services.lead_update(lead=lead, actor=actor, attributes=attributes, **changes)
+        _rescore_after_commit(lead)
     if "owner" in form.changed_data:
         services.lead_assign(lead=lead, owner=data["owner"], actor=actor)
     return lead

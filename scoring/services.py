@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from leads import lifecycle
 from leads.models import CustomFieldDefinition, Lead, StageChange
-from leads.services import lead_create, normalize_email
+from leads.services import lead_create, lead_update, normalize_email
 from scoring import engine, rules
 from scoring.models import (
     EngagementEvent,
@@ -704,6 +704,24 @@ def lead_rescore(*, lead: Lead, now: datetime.datetime | None = None) -> Lead:
         _write_rescored([(locked, state)], spec, now=now, cause=ScoreChange.Cause.RESCORE)
     locked.refresh_from_db()
     return locked
+
+
+def lead_create_scored(**fields: Any) -> Lead:
+    """Create a lead (``leads.services.lead_create``) and score its fit at once, in one transaction.
+
+    The interfaces (pages, API, admin) call this rather than ``lead_create``, so a new lead
+    lands scored: this is the higher app's service wrapping the lower one.
+    """
+    with transaction.atomic():
+        lead = lead_create(**fields)
+        return lead_rescore(lead=lead, now=fields.get("now"))
+
+
+def lead_update_scored(*, lead: Lead, **fields: Any) -> Lead:
+    """Change a lead (``leads.services.lead_update``) and re-score it, since fit rules read its fields."""
+    with transaction.atomic():
+        lead_update(lead=lead, **fields)
+        return lead_rescore(lead=lead)
 
 
 def _write_rescored(

@@ -18,6 +18,7 @@ from django_htmx.middleware import HtmxDetails
 from core.errors import DuplicateLeadError
 from leads import lifecycle, selectors, services
 from leads.models import Activity, CustomFieldDefinition, Lead, Stage
+from scoring import services as scoring_services
 from web.forms import (
     ActivityForm,
     LeadFilterForm,
@@ -275,7 +276,7 @@ def lead_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         owner = form.cleaned_data.get("owner")
         try:
-            lead = services.lead_create(
+            lead = scoring_services.lead_create_scored(
                 actor=request.user,
                 owner=owner,
                 attributes=form.attributes(),
@@ -299,7 +300,9 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
     context: dict[str, Any] = {"form": form, "lead": lead}
     if request.method == "POST" and form.is_valid():
         try:
-            services.lead_update(lead=lead, actor=request.user, attributes=form.attributes(), **form.service_fields())
+            scoring_services.lead_update_scored(
+                lead=lead, actor=request.user, attributes=form.attributes(), **form.service_fields()
+            )
         except ValidationError as error:
             lead.refresh_from_db()
             form.add_service_error(error)
