@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet
 
 
@@ -44,6 +45,12 @@ def keyset_page(queryset: QuerySet, *, field: str, descending: bool, cursor: str
     ordering = [F(field).desc(nulls_last=True), "-id"] if descending else [F(field).asc(nulls_last=True), "id"]
     queryset = queryset.order_by(*ordering)
     position = _decode(cursor) if cursor else None
+    if position is not None and position[0] is not None:
+        # A cursor comes from the client: its value must fit the field, or paging starts over.
+        try:
+            position = (queryset.model._meta.get_field(field).to_python(position[0]), position[1])
+        except (ValidationError, TypeError, ValueError):
+            position = None
     if position is not None:
         value, pk = position
         past_id = Q(id__lt=pk) if descending else Q(id__gt=pk)

@@ -85,3 +85,19 @@ def test_search_matches_name_email_and_company():
     for text in ("ada lovelace", "engines", "ADA@ENG", "Lovelace"):
         page = lead_list_page(user=user, filters=LeadFilters(q=text), cursor=None)
         assert page.items == [ada], text
+
+
+def test_a_tampered_cursor_starts_over_instead_of_failing():
+    import base64
+    import json
+
+    user = manager()
+    LeadFactory(score=7)
+    for forged in (["x", 1], [{"dt": "not-a-date"}, 1], [None, 1]):
+        cursor = base64.urlsafe_b64encode(json.dumps(forged).encode()).decode()
+        for sort in ("score", "engaged"):
+            page = lead_list_page(user=user, filters=LeadFilters(sort=sort), cursor=cursor)
+            assert isinstance(page.items, list)
+
+    page = lead_list_page(user=user, filters=LeadFilters(sort="score"), cursor="WyJ4IiwgMV0")
+    assert [lead.score for lead in page.items] == [7]

@@ -200,3 +200,12 @@ def test_column_headers_link_to_the_same_filters_sorted_another_way(team, login)
 
     assert 'href="?q=pool&amp;sort=created" data-sort="created"' in body
     assert 'href="?q=pool&amp;sort=engaged" data-sort="engaged"' in body
+
+
+def test_a_forged_cursor_shows_the_first_page_instead_of_an_error(team, login):
+    client = login(team["manager"])
+
+    response = client.get(reverse("lead_list"), {"cursor": "WyJ4IiwgMV0", "sort": "score"})
+
+    assert response.status_code == 200
+    assert [lead.pk for lead in response.context["leads"]] == [team["pool"].pk, team["theirs"].pk, team["mine"].pk]
