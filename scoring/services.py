@@ -13,6 +13,7 @@ this one; they react to the lead's columns and history rows, never to a re-score
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import time
 from collections.abc import Iterable, Iterator
@@ -22,7 +23,9 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models.base import ModelState
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from leads import lifecycle
@@ -279,20 +282,28 @@ def _insert_event(event: EngagementEvent) -> int | None:
     return event.pk
 
 
-_LOCK_SQL: dict[str, str] = {}
+_LOCK_SQL: dict[tuple[str, bool], str] = {}
 
 
-def _lock_sql() -> str:
+def _lock_sql(*, many: bool = False) -> str:
     """One statement: the lead (locked), its source and campaign names, its scoring state and
-    the published model version. Built once per process; the ORM would compile it per event."""
-    sql = _LOCK_SQL.get(connection.vendor)
+    the published model version; with ``many``, every lead of a list, locked in id order.
+    Built once per process; the ORM would compile it per event."""
+    key = (connection.vendor, many)
+    sql = _LOCK_SQL.get(key)
     if sql is None:
         quote = connection.ops.quote_name
         lead_meta = Lead._meta
         columns = ", ".join(f"l.{quote(field.column)}" for field in lead_meta.concrete_fields)
         source_table = quote(lead_meta.get_field("source").related_model._meta.db_table)
         campaign_table = quote(lead_meta.get_field("campaign").related_model._meta.db_table)
-        # Only quoted names are formatted in; the lead id travels as a parameter.
+        if not many:
+            where = "WHERE l.id = %s"
+        elif connection.vendor == "postgresql":
+            where = "WHERE l.id = ANY(%s) ORDER BY l.id"
+        else:  # the ids travel as one JSON array
+            where = "WHERE l.id IN (SELECT value FROM json_each(%s)) ORDER BY l.id"
+        # Only quoted names are formatted in; the lead ids travel as parameters.
         sql = (
             f"SELECT {columns}, s.name AS source_name, c.name AS campaign_name, "  # noqa: S608
             "st.model_version AS state_version, st.engagement_state AS state_json, "
@@ -302,92 +313,166 @@ def _lock_sql() -> str:
             f"LEFT JOIN {source_table} s ON s.id = l.source_id "
             f"LEFT JOIN {campaign_table} c ON c.id = l.campaign_id "
             f"LEFT JOIN {quote(LeadScoringState._meta.db_table)} st ON st.lead_id = l.id "
-            "WHERE l.id = %s"
+            f"{where}"
         )
         if connection.features.has_select_for_update_of:
             sql += " FOR UPDATE OF l"
-        _LOCK_SQL[connection.vendor] = sql
+        _LOCK_SQL[key] = sql
     return sql
+
+
+_LEAD_READERS: dict[str, tuple[int, list[tuple[int, Any, list[Any]]]]] = {}
+
+
+def _lead_reader() -> tuple[int, list[tuple[int, Any, list[Any]]]]:
+    """How many lead columns the lock query starts with, and per column the converters the ORM
+    would apply to it (JSON, decimals, SQLite's dates...): worked out once per process."""
+    reader = _LEAD_READERS.get(connection.vendor)
+    if reader is None:
+        fields = Lead._meta.concrete_fields
+        converters = []
+        for index, field in enumerate(fields):
+            column = field.get_col(Lead._meta.db_table)
+            functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            if functions:
+                converters.append((index, column, functions))
+        reader = (len(fields), converters)
+        _LEAD_READERS[connection.vendor] = reader
+    return reader
+
+
+def _lead_from_row(row: tuple[Any, ...]) -> Lead:
+    """A Lead from a row of the lock query, with ``source_name``, ``campaign_name``,
+    ``state_version``, ``state_json`` and ``active_version`` set on it."""
+    count, converters = _lead_reader()
+    values = list(row[:count])
+    for index, column, functions in converters:
+        value = values[index]
+        for function in functions:
+            value = function(value, column, connection)
+        values[index] = value
+    lead = Lead(*values)
+    lead._state.adding = False
+    lead._state.db = connection.alias
+    source_name, campaign_name, state_version, state_json, active_version = row[count:]
+    if isinstance(state_json, str):
+        state_json = json.loads(state_json)
+    lead.source_name = source_name  # type: ignore[attr-defined]
+    lead.campaign_name = campaign_name  # type: ignore[attr-defined]
+    lead.state_version = state_version  # type: ignore[attr-defined]
+    lead.state_json = state_json  # type: ignore[attr-defined]
+    lead.active_version = active_version  # type: ignore[attr-defined]
+    return lead
 
 
 def _locked_lead(lead_id: int) -> Lead:
     """The lead, locked for this transaction, with ``source_name``, ``campaign_name``,
     ``state_version``, ``state_json`` and ``active_version`` set on it."""
-    found = list(Lead.objects.raw(_lock_sql(), [lead_id]))
-    if not found:
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(), [lead_id])
+        row = cursor.fetchone()
+    if row is None:
         raise Lead.DoesNotExist(f"No lead {lead_id}.")
-    lead = found[0]
-    if isinstance(lead.state_json, str):  # type: ignore[attr-defined]
-        lead.state_json = json.loads(lead.state_json)  # type: ignore[attr-defined]
-    return lead
+    return _lead_from_row(row)
+
+
+def _locked_leads(lead_ids: list[int]) -> dict[int, Lead]:
+    """Many leads locked at once, in id order (two batches on the same leads cannot deadlock)."""
+    if not lead_ids:
+        return {}
+    ids = sorted(set(lead_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(_lock_sql(many=True), [ids if connection.vendor == "postgresql" else json.dumps(ids)])
+        rows = cursor.fetchall()
+    return {lead.pk: lead for lead in map(_lead_from_row, rows)}
+
+
+def _lead_copy(lead: Lead) -> Lead:
+    """A snapshot of the lead's columns (a batch answers each item with the lead as it was then)."""
+    snapshot = Lead.__new__(Lead)
+    snapshot.__dict__.update(lead.__dict__)
+    snapshot._state = ModelState()
+    snapshot._state.adding = False
+    snapshot._state.db = lead._state.db
+    return snapshot
 
 
 def _events_of(lead_id: int) -> list[tuple[str, dict[str, Any], float]]:
-    return [
-        (_event_type_key(type_id), props or {}, at.timestamp())
-        for type_id, props, at in EngagementEvent.objects.filter(lead_id=lead_id)
-        .order_by("id")
-        .values_list("event_type_id", "properties", "occurred_at")
-    ]
+    return _event_logs([lead_id]).get(lead_id, [])
+
+
+def _event_logs(lead_ids: list[int]) -> dict[int, list[tuple[str, dict[str, Any], float]]]:
+    """The event logs of some leads in arrival order, by lead, in one query."""
+    logs: dict[int, list[tuple[str, dict[str, Any], float]]] = {}
+    if not lead_ids:
+        return logs
+    query = EngagementEvent.objects.filter(lead_id__in=lead_ids) if len(lead_ids) > 1 else None
+    if query is None:
+        query = EngagementEvent.objects.filter(lead_id=lead_ids[0])
+    for lead_id, type_id, props, at in query.order_by("lead_id", "id").values_list(
+        "lead_id", "event_type_id", "properties", "occurred_at"
+    ):
+        logs.setdefault(lead_id, []).append((_event_type_key(type_id), props or {}, at.timestamp()))
+    return logs
 
 
 def _ts(value: float | None) -> datetime.datetime | None:
     return None if value is None else datetime.datetime.fromtimestamp(value, tz=datetime.UTC)
 
 
-def _log_one(
+@dataclass
+class _Scored:
+    """What one event did to its lead (whose columns have been moved already)."""
+
+    awards: list[tuple[str, float]]
+    points: float
+    score_change: dict[str, Any]  # ScoreChange columns by attname, without the event
+    stage_rule: engine.StageRule | None
+    stage_change: StageChange | None
+    changed: list[str]
+    cooling: datetime.datetime | None
+    previous: tuple[Any, ...]
+
+
+def _score_event(
+    spec: engine.ModelSpec,
+    lead: Lead,
+    state: dict[str, Any],
     *,
-    lead_id: int,
     event_type: str,
     occurred_at: datetime.datetime,
     properties: dict[str, Any],
-    source: str,
-    idempotency_key: str | None,
-    actor: User | None,
     now: datetime.datetime,
-) -> EventResult:
-    lead = _locked_lead(lead_id)
-    spec = spec_for_version(lead.active_version)  # type: ignore[attr-defined]
-    state_version: int | None = lead.state_version  # type: ignore[attr-defined]
-    event = EngagementEvent(
-        lead_id=lead.pk,
-        event_type_id=_event_type_ids()[event_type][0],
-        occurred_at=occurred_at,
-        recorded_at=now,
-        properties=properties,
-        source=source,
-        idempotency_key=idempotency_key,
-        actor=actor if actor is not None and actor.is_authenticated else None,  # type: ignore[misc]
-    )
-    if spec is None:
-        # No published model yet: keep the event, score nothing.
-        if _insert_event(event) is None:
-            return _duplicate(lead, source, idempotency_key)
-        return EventResult(event=event, lead=lead)
-
-    # The first event under a model version rebuilds the lead's state from its log, once.
-    state = lead.state_json if state_version == spec.version else engine.replay(spec, _events_of(lead.pk))  # type: ignore[attr-defined]
-    at = occurred_at.timestamp()
-    new_state, awards = engine.apply_event(spec, state, event_type=event_type, properties=properties, at=at)
-    event.points = sum(points for _, points in awards)
+) -> _Scored:
+    """Fold one event into ``state`` (changed in place) and move the lead's score columns.
+    The single path and the batch path both score with this, event by event."""
+    awards = engine.fold_event(spec, state, event_type=event_type, properties=properties, at=occurred_at.timestamp())
     eval_at = max(now, occurred_at).timestamp()
-    scores = engine.evaluate(spec, new_state, lead_values(lead), at=eval_at, temperature=lead.temperature)
-    stage_rule = engine.stage_target(spec, stage=lead.stage, scores=scores, state=new_state, at=eval_at)
-    cooling = _ts(engine.next_cooling_at(spec, new_state, temperature=scores.temperature, at=eval_at))
-    previous = (lead.score, lead.fit_score, lead.engagement_score, lead.temperature, lead.stage, lead.stage_entered_at)
-    previous_last_engaged = lead.last_engaged_at
-    score_change = ScoreChange(
-        lead_id=lead.pk,
-        changed_at=now,
-        cause=ScoreChange.Cause.EVENT,
-        model_version=spec.version,
-        score=scores.score,
-        fit_score=scores.fit,
-        engagement_score=scores.engagement,
-        temperature=scores.temperature,
-        previous_score=lead.score,
-        previous_temperature=lead.temperature,
+    scores = engine.evaluate(spec, state, lead_values(lead), at=eval_at, temperature=lead.temperature)
+    stage_rule = engine.stage_target(spec, stage=lead.stage, scores=scores, state=state, at=eval_at)
+    cooling = _ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=eval_at))
+    previous = (
+        lead.score,
+        lead.fit_score,
+        lead.engagement_score,
+        lead.temperature,
+        lead.stage,
+        lead.stage_entered_at,
+        lead.last_engaged_at,
+        lead.updated_at,
     )
+    score_change = {
+        "lead_id": lead.pk,
+        "changed_at": now,
+        "cause": ScoreChange.Cause.EVENT.value,
+        "model_version": spec.version,
+        "score": scores.score,
+        "fit_score": scores.fit,
+        "engagement_score": scores.engagement,
+        "temperature": scores.temperature,
+        "previous_score": lead.score,
+        "previous_temperature": lead.temperature,
+    }
     lead.score = scores.score
     lead.fit_score = scores.fit
     lead.engagement_score = scores.engagement
@@ -412,21 +497,95 @@ def _log_one(
         lead.stage = stage_rule.to_stage
         lead.stage_entered_at = now
         changed += ["stage", "stage_entered_at"]
-    state_row = LeadScoringState(
-        lead_id=lead.pk, model_version=spec.version, engagement_state=new_state, next_cooling_at=cooling, updated_at=now
+    return _Scored(
+        awards=awards,
+        points=sum(points for _, points in awards),
+        score_change=score_change,
+        stage_rule=stage_rule,
+        stage_change=stage_change,
+        changed=changed,
+        cooling=cooling,
+        previous=previous,
     )
+
+
+def _restore(lead: Lead, previous: tuple[Any, ...]) -> None:
+    (
+        lead.score,
+        lead.fit_score,
+        lead.engagement_score,
+        lead.temperature,
+        lead.stage,
+        lead.stage_entered_at,
+        lead.last_engaged_at,
+        lead.updated_at,
+    ) = previous
+
+
+def _actor_or_none(actor: User | None) -> Any:
+    return actor if actor is not None and actor.is_authenticated else None
+
+
+def _log_one(
+    *,
+    lead_id: int,
+    event_type: str,
+    occurred_at: datetime.datetime,
+    properties: dict[str, Any],
+    source: str,
+    idempotency_key: str | None,
+    actor: User | None,
+    now: datetime.datetime,
+) -> EventResult:
+    lead = _locked_lead(lead_id)
+    spec = spec_for_version(lead.active_version)  # type: ignore[attr-defined]
+    state_version: int | None = lead.state_version  # type: ignore[attr-defined]
+    event = EngagementEvent(
+        lead_id=lead.pk,
+        event_type_id=_event_type_ids()[event_type][0],
+        occurred_at=occurred_at,
+        recorded_at=now,
+        properties=properties,
+        source=source,
+        idempotency_key=idempotency_key,
+        actor=_actor_or_none(actor),
+    )
+    if spec is None:
+        # No published model yet: keep the event, score nothing.
+        if _insert_event(event) is None:
+            return _duplicate(lead, source, idempotency_key)
+        return EventResult(event=event, lead=lead)
+
+    # The first event under a model version rebuilds the lead's state from its log, once.
+    # Either way the state is this call's own (decoded or rebuilt here): it is folded in place.
+    state = lead.state_json if state_version == spec.version else engine.replay(spec, _events_of(lead.pk))  # type: ignore[attr-defined]
+    state = state or engine.empty_state()
+    scored = _score_event(
+        spec, lead, state, event_type=event_type, occurred_at=occurred_at, properties=properties, now=now
+    )
+    event.points = scored.points
+    state_row = {
+        "lead_id": lead.pk,
+        "model_version": spec.version,
+        "engagement_state": state,
+        "next_cooling_at": scored.cooling,
+        "updated_at": now,
+    }
     if connection.vendor == "postgresql":
-        stored = _write_event_pg(event, lead, changed, state_row, score_change, stage_change)
+        stored = _write_event_pg(event, lead, scored.changed, state_row, scored.score_change, scored.stage_change)
     else:
-        stored = _write_event(event, lead, changed, state_row, state_version is not None, score_change, stage_change)
-    if not stored:
-        lead.score, lead.fit_score, lead.engagement_score, lead.temperature, lead.stage, lead.stage_entered_at = (
-            previous
+        stored = _write_event(
+            event, lead, scored.changed, state_row, state_version is not None, scored.score_change, scored.stage_change
         )
-        lead.last_engaged_at = previous_last_engaged
+    if not stored:
+        _restore(lead, scored.previous)
         return _duplicate(lead, source, idempotency_key)
     return EventResult(
-        event=event, lead=lead, duplicate=False, stage_rule=stage_rule.name if stage_rule else "", awards=awards
+        event=event,
+        lead=lead,
+        duplicate=False,
+        stage_rule=scored.stage_rule.name if scored.stage_rule else "",
+        awards=scored.awards,
     )
 
 
@@ -434,9 +593,9 @@ def _write_event(
     event: EngagementEvent,
     lead: Lead,
     changed: list[str],
-    state_row: LeadScoringState,
+    state_row: dict[str, Any],
     state_exists: bool,
-    score_change: ScoreChange,
+    score_change: dict[str, Any],
     stage_change: StageChange | None,
 ) -> bool:
     """Statement by statement: event, lead, state, history. False when the event is a duplicate."""
@@ -445,30 +604,70 @@ def _write_event(
     Lead.objects.filter(pk=lead.pk).update(**{name: getattr(lead, name) for name in changed})
     if state_exists:
         LeadScoringState.objects.filter(pk=lead.pk).update(
-            model_version=state_row.model_version,
-            engagement_state=state_row.engagement_state,
-            next_cooling_at=state_row.next_cooling_at,
-            updated_at=state_row.updated_at,
+            **{name: value for name, value in state_row.items() if name != "lead_id"}
         )
     else:
-        state_row.save(force_insert=True)
-    score_change.event_id = event.pk
-    for row in (score_change, stage_change):
-        if row is not None:
-            row.save(force_insert=True)
+        LeadScoringState(**state_row).save(force_insert=True)
+    ScoreChange(**score_change, event_id=event.pk).save(force_insert=True)
+    if stage_change is not None:
+        stage_change.save(force_insert=True)
     return True
 
 
-def _prepared(obj: Any, fields: list[Any], conn: Any) -> list[Any]:
-    return [field.get_db_prep_save(getattr(obj, field.attname), conn) for field in fields]
+# PostgreSQL adapts these natively, so the value goes out as it is (the statement casts it):
+# get_db_prep_save would only hand it back, at some cost per field per event.
+_NATIVE_FIELD_TYPES = frozenset(
+    {
+        "AutoField",
+        "BigAutoField",
+        "SmallAutoField",
+        "IntegerField",
+        "BigIntegerField",
+        "SmallIntegerField",
+        "PositiveIntegerField",
+        "PositiveSmallIntegerField",
+        "PositiveBigIntegerField",
+        "FloatField",
+        "CharField",
+        "TextField",
+        "BooleanField",
+        "DateTimeField",
+        "DurationField",
+    }
+)
 
 
-_PG_WRITE_PLANS: dict[tuple[tuple[str, ...], bool], tuple[str, list[tuple[str, list[Any]]]]] = {}
+def _pg_prep(field: Any) -> Any:
+    """How a value of ``field`` goes into a statement whose placeholder casts it: None when
+    as it is, else a function. Worked out once per field, not per value."""
+    kind = field.get_internal_type()
+    if kind in ("ForeignKey", "OneToOneField"):
+        kind = field.target_field.get_internal_type()
+    if kind in _NATIVE_FIELD_TYPES:
+        return None
+    if kind == "JSONField":
+        encoder = field.encoder
+
+        def to_json(value: Any) -> Any:
+            return None if value is None else json.dumps(value, cls=encoder)
+
+        return to_json
+    return functools.partial(_db_prep_save, field)
 
 
-def _pg_write_plan(changed: tuple[str, ...], with_stage_change: bool) -> tuple[str, list[tuple[str, list[Any]]]]:
-    """The SQL of the one-statement write, and which fields of which row feed its parameters.
-    Built once per shape and cached: composing it per event would cost more than running it."""
+def _db_prep_save(field: Any, value: Any) -> Any:
+    return field.get_db_prep_save(value, connection)
+
+
+_PG_WRITE_PLANS: dict[tuple[tuple[str, ...], bool], tuple[str, list[tuple[str, list[tuple[str, Any]]]]]] = {}
+
+
+def _pg_write_plan(
+    changed: tuple[str, ...], with_stage_change: bool
+) -> tuple[str, list[tuple[str, list[tuple[str, Any]]]]]:
+    """The SQL of the one-statement write, and which attributes of which row feed its parameters
+    (with how each is prepared). Built once per shape and cached: composing it per event would
+    cost more than running it."""
     key = (changed, with_stage_change)
     plan = _PG_WRITE_PLANS.get(key)
     if plan is not None:
@@ -478,14 +677,17 @@ def _pg_write_plan(changed: tuple[str, ...], with_stage_change: bool) -> tuple[s
     def typed(fields: list[Any]) -> list[str]:
         return [f"%s::{field.db_type(connection)}" for field in fields]
 
-    feeds: list[tuple[str, list[Any]]] = []
+    def feed(name: str, fields: list[Any]) -> tuple[str, list[tuple[str, Any]]]:
+        return name, [(field.attname, _pg_prep(field)) for field in fields]
+
+    feeds: list[tuple[str, list[tuple[str, Any]]]] = []
     event_fields = [f for f in EngagementEvent._meta.concrete_fields if not f.primary_key]
     event_columns = ", ".join(quote(f.column) for f in event_fields)
     parts = [
         f"e AS (INSERT INTO {quote(EngagementEvent._meta.db_table)} ({event_columns}) "  # noqa: S608
         f"VALUES ({', '.join(typed(event_fields))}) ON CONFLICT DO NOTHING RETURNING id)"
     ]
-    feeds.append(("event", event_fields))
+    feeds.append(feed("event", event_fields))
     lead_fields = [Lead._meta.get_field(name) for name in changed]
     assignments = ", ".join(
         f"{quote(field.column)} = {placeholder}"
@@ -494,7 +696,7 @@ def _pg_write_plan(changed: tuple[str, ...], with_stage_change: bool) -> tuple[s
     parts.append(
         f"u AS (UPDATE {quote(Lead._meta.db_table)} SET {assignments} WHERE id = %s AND EXISTS (SELECT 1 FROM e))"  # noqa: S608
     )
-    feeds.append(("lead", [*lead_fields, Lead._meta.pk]))
+    feeds.append(feed("lead", [*lead_fields, Lead._meta.pk]))
     state_fields = [
         LeadScoringState._meta.get_field(name)
         for name in ("lead", "model_version", "engagement_state", "next_cooling_at", "updated_at")
@@ -506,9 +708,9 @@ def _pg_write_plan(changed: tuple[str, ...], with_stage_change: bool) -> tuple[s
         f"SELECT {', '.join(typed(state_fields))} FROM e "
         f"ON CONFLICT ({quote(state_fields[0].column)}) DO UPDATE SET {updates})"
     )
-    feeds.append(("state", state_fields))
+    feeds.append(feed("state", state_fields))
     history = [("h", ScoreChange, "score_change")] + ([("m", StageChange, "stage_change")] if with_stage_change else [])
-    for alias, model, feed in history:
+    for alias, model, name in history:
         fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name != "event"]
         placeholders = typed(fields)
         columns = [quote(f.column) for f in fields]
@@ -519,7 +721,7 @@ def _pg_write_plan(changed: tuple[str, ...], with_stage_change: bool) -> tuple[s
             f"{alias} AS (INSERT INTO {quote(model._meta.db_table)} ({', '.join(columns)}) "  # noqa: S608
             f"SELECT {', '.join(placeholders)} FROM e)"
         )
-        feeds.append((feed, fields))
+        feeds.append(feed(name, fields))
     # Only quoted names and casts are formatted in; values travel as parameters.
     plan = ("WITH " + ", ".join(parts) + " SELECT id FROM e", feeds)  # noqa: S608
     _PG_WRITE_PLANS[key] = plan
@@ -530,30 +732,30 @@ def _write_event_pg(
     event: EngagementEvent,
     lead: Lead,
     changed: list[str],
-    state_row: LeadScoringState,
-    score_change: ScoreChange,
+    state_row: dict[str, Any],
+    score_change: dict[str, Any],
     stage_change: StageChange | None,
 ) -> bool:
     """Every write of an event in one statement (data-modifying CTEs): the event insert decides,
     through ON CONFLICT, whether the lead, its state and the history rows are written."""
     sql, feeds = _pg_write_plan(tuple(changed), stage_change is not None)
-    rows = {
-        "event": event,
-        "lead": lead,
+    rows: dict[str, dict[str, Any]] = {
+        "event": event.__dict__,
+        "lead": lead.__dict__,
         "state": state_row,
         "score_change": score_change,
-        "stage_change": stage_change,
+        "stage_change": stage_change.__dict__ if stage_change is not None else {},
     }
     params: list[Any] = []
-    for feed, fields in feeds:
-        params += _prepared(rows[feed], fields, connection)
+    for name, columns in feeds:
+        row = rows[name]
+        params += [row[attname] if prep is None else prep(row[attname]) for attname, prep in columns]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
+        found = cursor.fetchone()
+    if found is None:
         return False
-    event.pk = row[0]
-    score_change.event_id = event.pk
+    event.pk = found[0]
     return True
 
 
@@ -629,6 +831,35 @@ def _parse_time(value: Any) -> Any:
     return value
 
 
+@dataclass
+class _BatchItem:
+    index: int
+    lead_id: int | None  # as given (None: named by e-mail)
+    resolved: int | None
+    email: str | None
+    event_type: str
+    occurred_at: datetime.datetime
+    properties: dict[str, Any]
+    source: str
+    idempotency_key: str | None
+
+
+class _BatchRace(Exception):
+    """Another transaction stored one of the batch's idempotency keys meanwhile."""
+
+
+BATCH_LEAD_COLUMNS = (
+    "score",
+    "fit_score",
+    "engagement_score",
+    "temperature",
+    "last_engaged_at",
+    "stage",
+    "stage_entered_at",
+    "updated_at",
+)
+
+
 def event_log_batch(
     *, items: list[dict[str, Any]], source: str, actor: User | None = None, now: datetime.datetime | None = None
 ) -> list[EventResult | ValidationError]:
@@ -637,52 +868,263 @@ def event_log_batch(
 
     Items: ``{"lead": Lead | "lead_id": int | "email": str, "type": str, "occurred_at"?,
     "properties"?, "idempotency_key"?}``.
+
+    The result equals logging the same items one by one with ``event_log`` (same columns,
+    states, events and history rows), but set-based: the leads are locked at once, scored
+    event by event in Python, and written with a few statements for the whole batch.
     """
     if len(items) > MAX_BATCH:
         raise ValidationError({"items": f"Send at most {MAX_BATCH} events at once."})
     now = now or timezone.now()
-    results: list[EventResult | ValidationError] = []
+    results: list[Any] = [None] * len(items)
     lead_ids = {item.get("lead_id") for item in items if isinstance(item, dict) and item.get("lead_id") is not None}
     existing = set(Lead.objects.filter(pk__in=[i for i in lead_ids if isinstance(i, int)]).values_list("id", flat=True))
-    with transaction.atomic():
-        for item in items:
-            if not isinstance(item, dict):
-                results.append(ValidationError({"item": "Each event must be an object."}))
-                continue
-            lead = item.get("lead")
-            lead_id = item.get("lead_id")
-            occurred_at = _parse_time(item.get("occurred_at"))
-            errors = _clean_event(
-                event_type=item.get("type", item.get("event_type")),
-                lead=lead or (Lead(pk=lead_id) if lead_id is not None else None),
+    accepted: list[_BatchItem] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            results[index] = ValidationError({"item": "Each event must be an object."})
+            continue
+        lead = item.get("lead")
+        lead_id = item.get("lead_id")
+        occurred_at = _parse_time(item.get("occurred_at"))
+        event_type = item.get("type", item.get("event_type"))
+        errors = _clean_event(
+            event_type=event_type,
+            lead=lead or (Lead(pk=lead_id) if lead_id is not None else None),
+            email=item.get("email"),
+            occurred_at=occurred_at,
+            properties=item.get("properties"),
+            source=item.get("source", source),
+            idempotency_key=item.get("idempotency_key"),
+            now=now,
+        )
+        if lead_id is not None and lead_id not in existing:
+            errors["lead_id"] = "No such lead."
+        if errors:
+            results[index] = ValidationError(errors)
+            continue
+        accepted.append(
+            _BatchItem(
+                index=index,
+                lead_id=lead.pk if lead is not None else lead_id,
+                resolved=lead.pk if lead is not None else lead_id,
                 email=item.get("email"),
-                occurred_at=occurred_at,
-                properties=item.get("properties"),
-                source=item.get("source", source),
+                event_type=event_type,
+                occurred_at=occurred_at or now,
+                properties=dict(item.get("properties") or {}),
+                source=item.get("source", source).strip(),
                 idempotency_key=item.get("idempotency_key"),
-                now=now,
             )
-            if lead_id is not None and lead_id not in existing:
-                errors["lead_id"] = "No such lead."
-            if errors:
-                results.append(ValidationError(errors))
-                continue
-            resolved = lead.pk if lead is not None else lead_id
-            if resolved is None:
-                resolved = _resolve_lead(lead=None, email=item.get("email"), actor=actor, now=now)
-            results.append(
-                _log_one(
-                    lead_id=resolved,
-                    event_type=item.get("type", item.get("event_type")),
-                    occurred_at=occurred_at or now,
-                    properties=dict(item.get("properties") or {}),
-                    source=item.get("source", source).strip(),
-                    idempotency_key=item.get("idempotency_key"),
-                    actor=actor,
-                    now=now,
-                )
-            )
+        )
+    if not accepted:
+        return results
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                _log_many(accepted, results, actor=actor, now=now)
+        except (_BatchRace, IntegrityError):
+            # A key stored by another transaction meanwhile: the savepoint is gone, go one by one.
+            for entry in accepted:
+                try:
+                    resolved = entry.lead_id
+                    if resolved is None:
+                        resolved = _resolve_lead(lead=None, email=entry.email, actor=actor, now=now)
+                    results[entry.index] = _log_one(
+                        lead_id=resolved,
+                        event_type=entry.event_type,
+                        occurred_at=entry.occurred_at,
+                        properties=entry.properties,
+                        source=entry.source,
+                        idempotency_key=entry.idempotency_key,
+                        actor=actor,
+                        now=now,
+                    )
+                except Lead.DoesNotExist:
+                    results[entry.index] = ValidationError({"lead_id": "No such lead."})
     return results
+
+
+def _leads_for_emails(entries: list[_BatchItem], now: datetime.datetime) -> None:
+    """Fill in the lead of each item named by e-mail: known addresses in one query, a raw lead
+    created (once per address) for the others."""
+    addresses = {normalize_email(entry.email or "") for entry in entries if entry.resolved is None}
+    if not addresses:
+        return
+    known: dict[str, int] = {}
+    for pk, address in (
+        Lead.objects.annotate(address=Lower("email"))
+        .filter(address__in=addresses)
+        .order_by("id")
+        .values_list("id", "address")
+    ):
+        known.setdefault(address, pk)
+    for entry in entries:
+        if entry.resolved is None:
+            address = normalize_email(entry.email or "")
+            if address not in known:
+                known[address] = lead_create(email=address, now=now).pk
+            entry.resolved = known[address]
+
+
+def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | None, now: datetime.datetime) -> None:
+    """The set-based body of ``event_log_batch`` (inside its transaction)."""
+    _leads_for_emails(entries, now)
+    leads = _locked_leads([entry.resolved for entry in entries if entry.resolved is not None])
+    any_lead = next(iter(leads.values()), None)
+    spec = spec_for_version(any_lead.active_version) if any_lead is not None else None  # type: ignore[attr-defined]
+
+    # Keys stored before: those events are duplicates, answered with the original.
+    keyed = {(entry.source, entry.idempotency_key) for entry in entries if entry.idempotency_key is not None}
+    originals: dict[tuple[str, str | None], EngagementEvent] = {}
+    if keyed:
+        for stored in EngagementEvent.objects.filter(
+            source__in={s for s, _ in keyed}, idempotency_key__in={k for _, k in keyed}
+        ):
+            if (stored.source, stored.idempotency_key) in keyed:
+                originals[(stored.source, stored.idempotency_key)] = stored
+
+    # States: the stored one, or (first event under this version) rebuilt from the log, once.
+    states: dict[int, dict[str, Any]] = {}
+    if spec is not None:
+        stale = [pk for pk, lead in leads.items() if lead.state_version != spec.version]  # type: ignore[attr-defined]
+        logs = _event_logs(stale)
+        for pk, lead in leads.items():
+            current = lead.state_version == spec.version  # type: ignore[attr-defined]
+            state = lead.state_json if current else engine.replay(spec, logs.get(pk, ()))  # type: ignore[attr-defined]
+            states[pk] = state or engine.empty_state()
+
+    remaining: dict[int, int] = {}
+    for entry in entries:
+        remaining[entry.resolved] = remaining.get(entry.resolved, 0) + 1  # type: ignore[index]
+    type_ids = _event_type_ids()
+    actor = _actor_or_none(actor)
+    new_events: list[EngagementEvent] = []
+    history: list[tuple[EngagementEvent, dict[str, Any]]] = []
+    stage_history: list[StageChange] = []
+    changed_leads: dict[int, Lead] = {}
+    cooling: dict[int, datetime.datetime | None] = {}
+    for entry in entries:
+        lead = leads.get(entry.resolved)  # type: ignore[arg-type]
+        if lead is None:  # deleted since the batch was checked
+            results[entry.index] = ValidationError({"lead_id": "No such lead."})
+            continue
+        remaining[lead.pk] -= 1
+        key = (entry.source, entry.idempotency_key)
+        if entry.idempotency_key is not None and key in originals:
+            results[entry.index] = EventResult(
+                event=originals[key], lead=_lead_copy(lead) if remaining[lead.pk] else lead, duplicate=True
+            )
+            continue
+        event = EngagementEvent(
+            lead_id=lead.pk,
+            event_type_id=type_ids[entry.event_type][0],
+            occurred_at=entry.occurred_at,
+            recorded_at=now,
+            properties=entry.properties,
+            source=entry.source,
+            idempotency_key=entry.idempotency_key,
+            actor=actor,
+        )
+        if entry.idempotency_key is not None:
+            originals[key] = event  # a repeat later in the batch is a duplicate of this one
+        new_events.append(event)
+        if spec is None:
+            results[entry.index] = EventResult(event=event, lead=_lead_copy(lead) if remaining[lead.pk] else lead)
+            continue
+        scored = _score_event(
+            spec,
+            lead,
+            states[lead.pk],
+            event_type=entry.event_type,
+            occurred_at=entry.occurred_at,
+            properties=entry.properties,
+            now=now,
+        )
+        event.points = scored.points
+        history.append((event, scored.score_change))
+        if scored.stage_change is not None:
+            stage_history.append(scored.stage_change)
+        changed_leads[lead.pk] = lead
+        cooling[lead.pk] = scored.cooling
+        results[entry.index] = EventResult(
+            event=event,
+            lead=lead,
+            stage_rule=scored.stage_rule.name if scored.stage_rule else "",
+            awards=scored.awards,
+        )
+
+    _insert_events(new_events)
+    if spec is None or not changed_leads:
+        return
+    _bulk_update_leads(list(changed_leads.values()), BATCH_LEAD_COLUMNS)
+    if connection.vendor == "postgresql":
+        _pg_insert_plain(
+            LeadScoringState,
+            STATE_COLUMNS,
+            [(pk, spec.version, json.dumps(states[pk]), cooling[pk], now) for pk in changed_leads],
+            upsert_on="lead_id",
+        )
+        _pg_insert_plain(
+            ScoreChange,
+            HISTORY_COLUMNS,
+            [
+                (
+                    row["lead_id"], row["changed_at"], row["cause"], event.pk, row["model_version"], row["score"],
+                    row["fit_score"], row["engagement_score"], row["temperature"], row["previous_score"],
+                    row["previous_temperature"],
+                )
+                for event, row in history
+            ],
+        )  # fmt: skip
+        _pg_insert(stage_history)
+    else:
+        LeadScoringState.objects.filter(lead_id__in=list(changed_leads)).delete()
+        LeadScoringState.objects.bulk_create(
+            [
+                LeadScoringState(
+                    lead_id=pk,
+                    model_version=spec.version,
+                    engagement_state=states[pk],
+                    next_cooling_at=cooling[pk],
+                    updated_at=now,
+                )
+                for pk in changed_leads
+            ]
+        )
+        ScoreChange.objects.bulk_create([ScoreChange(**row, event_id=event.pk) for event, row in history])
+        StageChange.objects.bulk_create(stage_history)
+
+
+def _insert_events(events: list[EngagementEvent]) -> None:
+    """Insert the batch's new events and set their ids. ON CONFLICT DO NOTHING on PostgreSQL:
+    a key stored meanwhile by another transaction shows as a missing row (``_BatchRace``)."""
+    if not events:
+        return
+    if connection.vendor != "postgresql":
+        EngagementEvent.objects.bulk_create(events)  # a stored key raises IntegrityError
+        return
+    from psycopg2.extras import execute_values
+
+    quote = connection.ops.quote_name
+    fields = [f for f in EngagementEvent._meta.concrete_fields if not f.primary_key]
+    preps = [(f.attname, _pg_prep(f)) for f in fields]
+    columns = ", ".join(quote(f.column) for f in fields)
+    template = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
+    # Only quoted names and casts are formatted in; values travel as parameters.
+    table = quote(EngagementEvent._meta.db_table)
+    sql = f"INSERT INTO {table} ({columns}) VALUES %s ON CONFLICT DO NOTHING RETURNING id"  # noqa: S608
+    rows = [
+        [row[name] if prep is None else prep(row[name]) for name, prep in preps]
+        for row in (event.__dict__ for event in events)
+    ]
+    with connection.cursor() as cursor:
+        ids = execute_values(cursor.cursor, sql, rows, template=template, page_size=len(rows), fetch=True)
+    if len(ids) != len(events):
+        raise _BatchRace
+    for event, (pk,) in zip(events, ids, strict=True):
+        event.pk = pk
+        event._state.adding = False
+        event._state.db = connection.alias
 
 
 # --- full recomputation, cooling ---------------------------------------------------------
@@ -1195,3 +1637,197 @@ def rescore_run_execute(
     run.finished_at = timezone.now()
     run.save(update_fields=["state", "finished_at"])
     return run
+
+
+# --- scoring a log written in bulk -------------------------------------------------------
+
+
+def leads_score_replay(*, first_id: int, last_id: int, now: datetime.datetime | None = None, chunk: int = 5000) -> int:
+    """Score the leads with ids in ``first_id..last_id`` from event logs that were stored in bulk
+    without scoring (the demo seed, a back-fill of old history). Returns how many leads were scored.
+
+    Each lead's log is replayed in arrival order as ``event_log`` would have scored it live: every
+    event gets the points it was awarded, and each event that changed the score or temperature gets
+    its ``ScoreChange(cause=event)`` at the event's time (cooling between events included). Then the
+    lead's score, fit, engagement, temperature and ``last_engaged_at``, its scoring state and
+    ``next_cooling_at`` are written as of ``now``, with a last history row when decay since the last
+    event (or fit alone, for a lead without events) changed the score.
+
+    Stage rules are not applied: the stages of such history were set at the time by people and
+    rules and are left as they are. No threshold side effects. Chunks of ``chunk`` leads by id, each
+    in its own transaction; running it again rewrites the same state and adds the history again,
+    so callers run it once per batch of new leads.
+    """
+    now = now or timezone.now()
+    model = active_model()
+    spec = spec_for_version(model.version) if model is not None else None
+    if spec is None:
+        return 0
+    keys = {pk: key for key, (pk, _) in _event_type_ids(refresh=True).items()}
+    with_conditions = {
+        pk
+        for pk, key in keys.items()
+        if any(rule.condition is not None for rule in spec.rules_for_event_type.get(key, ()))
+    }
+    scored = 0
+    last = first_id - 1
+    while last < last_id:
+        with transaction.atomic():
+            leads = list(
+                Lead.objects.select_related("source", "campaign")
+                .filter(pk__gt=last, pk__lte=last_id)
+                .order_by("pk")[:chunk]
+            )
+            if not leads:
+                break
+            _replay_chunk(spec, leads, keys, with_conditions, now)
+        scored += len(leads)
+        last = leads[-1].pk
+    return scored
+
+
+def _event_rows(first_id: int, last_id: int) -> Iterator[tuple[int, int, int, Any, float]]:
+    """(lead id, event id, event type id, properties, epoch seconds) by lead, then arrival."""
+    table = connection.ops.quote_name(EngagementEvent._meta.db_table)
+    if connection.vendor == "postgresql":
+        time_column = "extract(epoch FROM occurred_at)::float8"
+        properties = "properties::text"
+    else:
+        time_column, properties = "occurred_at", "properties"
+    # Only a quoted table name is formatted in; the ids travel as parameters.
+    sql = (
+        f"SELECT lead_id, id, event_type_id, {properties}, {time_column} FROM {table} "  # noqa: S608
+        "WHERE lead_id BETWEEN %s AND %s ORDER BY lead_id, id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [first_id, last_id])
+        while batch := cursor.fetchmany(20000):
+            for lead_id, event_id, type_id, props, at in batch:
+                if isinstance(at, str):  # SQLite keeps naive UTC text
+                    at = datetime.datetime.fromisoformat(at).replace(tzinfo=datetime.UTC).timestamp()
+                elif isinstance(at, datetime.datetime):
+                    at = at.timestamp()
+                yield lead_id, event_id, type_id, props, at
+
+
+def _replay_chunk(
+    spec: engine.ModelSpec,
+    leads: list[Lead],
+    keys: dict[int, str],
+    with_conditions: set[int],
+    now: datetime.datetime,
+) -> None:
+    at_now = now.timestamp()
+    thresholds = spec.thresholds
+    logs: dict[int, list[tuple[int, int, Any, float]]] = {lead.pk: [] for lead in leads}
+    for lead_id, event_id, type_id, props, at in _event_rows(leads[0].pk, leads[-1].pk):
+        if lead_id in logs:
+            logs[lead_id].append((event_id, type_id, props, at))
+    lead_rows: list[tuple[Any, ...]] = []
+    state_rows: list[tuple[Any, ...]] = []
+    history_rows: list[tuple[Any, ...]] = []
+    event_points: list[tuple[float, int]] = []
+    for lead in leads:
+        fit = engine.evaluate(spec, engine.empty_state(), lead_values(lead), at=at_now, temperature="cold").fit
+        state = engine.empty_state()
+        score, temperature = lead.score, lead.temperature
+        last_engaged = lead.last_engaged_at
+        for event_id, type_id, props, at in logs[lead.pk]:
+            before = engine.engagement_at(spec, state, at)
+            temperature = engine.next_temperature(thresholds, temperature, before)  # cooled meanwhile
+            previous = (engine.combine(spec, fit, before) if state["rules"] else score, temperature)
+            if type_id in with_conditions and isinstance(props, str):
+                props = json.loads(props)
+            awards = engine.fold_event(
+                spec,
+                state,
+                event_type=keys[type_id],
+                properties=props if type_id in with_conditions and props else {},
+                at=at,
+            )
+            points = sum(points for _, points in awards)
+            if points:
+                event_points.append((points, event_id))
+            engagement = engine.engagement_at(spec, state, at)
+            score = engine.combine(spec, fit, engagement)
+            temperature = engine.next_temperature(thresholds, temperature, engagement)
+            if (score, temperature) != previous:
+                history_rows.append(
+                    (lead.pk, _ts(at), ScoreChange.Cause.EVENT, event_id, spec.version, score, round(fit, 2),
+                     round(engagement, 2), temperature, previous[0], previous[1])
+                )  # fmt: skip
+            occurred = _ts(at)
+            if last_engaged is None or (occurred is not None and occurred > last_engaged):
+                last_engaged = occurred
+        scores = engine.evaluate(spec, state, lead_values(lead), at=at_now, temperature=temperature)
+        if (scores.score, scores.temperature) != (score, temperature):
+            cause = ScoreChange.Cause.DECAY if logs[lead.pk] else ScoreChange.Cause.RESCORE
+            history_rows.append(
+                (lead.pk, now, cause, None, spec.version, scores.score, scores.fit, scores.engagement,
+                 scores.temperature, score, temperature)
+            )  # fmt: skip
+        cooling = _ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=at_now))
+        state_rows.append((lead.pk, spec.version, json.dumps(state), cooling, now))
+        lead_rows.append((scores.score, scores.fit, scores.engagement, scores.temperature, last_engaged, lead.pk))
+    _write_replayed(leads, lead_rows, state_rows, history_rows, event_points)
+
+
+REPLAY_LEAD_COLUMNS = ("score", "fit_score", "engagement_score", "temperature", "last_engaged_at")
+
+
+def _write_replayed(
+    leads: list[Lead],
+    lead_rows: list[tuple[Any, ...]],
+    state_rows: list[tuple[Any, ...]],
+    history_rows: list[tuple[Any, ...]],
+    event_points: list[tuple[float, int]],
+) -> None:
+    """Plain rows, written with execute_values on PostgreSQL and executemany on SQLite."""
+    LeadScoringState.objects.filter(lead_id__in=[lead.pk for lead in leads]).delete()
+    if connection.vendor == "postgresql":
+        for lead, row in zip(leads, lead_rows, strict=True):
+            lead.score, lead.fit_score, lead.engagement_score, lead.temperature, lead.last_engaged_at = row[:5]
+        _bulk_update_leads(leads, REPLAY_LEAD_COLUMNS)
+        _pg_insert_plain(LeadScoringState, STATE_COLUMNS, state_rows)
+        _pg_insert_plain(ScoreChange, HISTORY_COLUMNS, history_rows)
+        if event_points:
+            from psycopg2.extras import execute_values
+
+            table = connection.ops.quote_name(EngagementEvent._meta.db_table)
+            with connection.cursor() as cursor:
+                execute_values(
+                    cursor.cursor,
+                    f"UPDATE {table} AS e SET points = v.points FROM (VALUES %s) AS v(points, id) WHERE e.id = v.id",  # noqa: S608
+                    event_points,
+                    template="(%s::float8, %s::bigint)",
+                    page_size=5000,
+                )
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    quote = connection.ops.quote_name
+    lead_columns = ", ".join(f"{quote(Lead._meta.get_field(name).column)} = %s" for name in REPLAY_LEAD_COLUMNS)
+    with connection.cursor() as cursor:
+        # Only quoted names are formatted in; values travel as parameters.
+        cursor.executemany(
+            f"UPDATE {quote(Lead._meta.db_table)} SET {lead_columns} WHERE id = %s",  # noqa: S608
+            [(*row[:4], adapt(row[4]), row[5]) for row in lead_rows],
+        )
+        _sqlite_insert(
+            cursor, LeadScoringState, STATE_COLUMNS, [(a, b, c, adapt(d), adapt(e)) for a, b, c, d, e in state_rows]
+        )
+        _sqlite_insert(
+            cursor, ScoreChange, HISTORY_COLUMNS, [(row[0], adapt(row[1]), *row[2:]) for row in history_rows]
+        )
+        cursor.executemany(
+            f"UPDATE {quote(EngagementEvent._meta.db_table)} SET points = %s WHERE id = %s",  # noqa: S608
+            event_points,
+        )
+
+
+def _sqlite_insert(cursor: Any, model: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)
+    placeholders = ", ".join(["%s"] * len(names))
+    cursor.executemany(f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})", rows)  # noqa: S608

@@ -1,13 +1,19 @@
 import datetime
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 from django.utils import timezone
 
+from intake.models import CaptureForm
 from leads import roles
 from leads.models import Activity, Campaign, Lead, LeadSource, Stage, StageChange, Temperature
+from scoring import engine, selectors, services
+from scoring.models import EngagementEvent, LeadScoringState, ScoreChange
+
+NOW = datetime.datetime(2026, 11, 20, 15, 0, tzinfo=datetime.UTC)
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +27,22 @@ def demo_settings(settings):
 
 def _stage_counts() -> dict[str, int]:
     return dict(Lead.objects.values_list("stage").annotate(n=Count("id")))
+
+
+def _row_counts() -> tuple[int, ...]:
+    return tuple(
+        model.objects.count()
+        for model in (
+            Lead,
+            StageChange,
+            Activity,
+            Campaign,
+            EngagementEvent,
+            ScoreChange,
+            LeadScoringState,
+            CaptureForm,
+        )
+    )
 
 
 def test_seed_creates_users_sources_campaigns_and_the_requested_leads(demo_settings):
@@ -52,14 +74,106 @@ def test_seeded_leads_follow_a_funnel_shape(demo_settings):
     assert not Lead.objects.exclude(stage=Stage.LOST).exclude(lost_reason="").exists()
 
 
-def test_seeded_scores_and_temperatures_agree(demo_settings):
+def test_temperatures_spread_most_cold_some_warm_a_few_hot(demo_settings):
     call_command("seed_demo", leads=500)
 
-    hot_average = Lead.objects.filter(temperature=Temperature.HOT).values_list("score", flat=True)
-    cold_average = Lead.objects.filter(temperature=Temperature.COLD).values_list("score", flat=True)
-    assert min(hot_average) >= 60
-    assert max(cold_average) < 50
-    assert sum(hot_average) / len(hot_average) > sum(cold_average) / len(cold_average) + 40
+    counts = dict(Lead.objects.values_list("temperature").annotate(n=Count("id")))
+    assert counts[Temperature.COLD] > counts[Temperature.WARM] > counts[Temperature.HOT] > 0
+    assert counts[Temperature.COLD] > 500 * 0.5
+    assert counts[Temperature.HOT] < 500 * 0.15
+    hot = list(Lead.objects.filter(temperature=Temperature.HOT).values_list("score", flat=True))
+    cold = list(Lead.objects.filter(temperature=Temperature.COLD).values_list("score", flat=True))
+    assert sum(hot) / len(hot) > sum(cold) / len(cold) + 30
+
+
+def test_a_seeded_score_is_what_its_explanation_adds_up_to(demo_settings):
+    with time_machine.travel(NOW, tick=False):
+        call_command("seed_demo", leads=300)
+
+    spec = services.spec_for_version(services.active_model().version)
+    leads = list(Lead.objects.select_related("source", "campaign").order_by("id"))
+    assert len(leads) == 300
+    for lead in leads:
+        explanation = selectors.lead_score_explanation(lead=lead, now=NOW)
+        fit = sum(c["points"] for c in explanation["contributions"] if c["kind"] == "fit")
+        engagement = sum(c["points"] for c in explanation["contributions"] if c["kind"] == "engagement")
+        assert explanation["model_version"] == spec.version
+        assert lead.fit_score == min(100.0, max(0.0, fit))
+        assert lead.engagement_score == pytest.approx(min(100.0, max(0.0, engagement)), abs=0.1)
+        # The panel's points, combined as the model combines fit and engagement, give the score.
+        combined = spec.fit_weight * min(100.0, max(0.0, fit)) + (1 - spec.fit_weight) * min(
+            100.0, max(0.0, engagement)
+        )
+        assert abs(lead.score - combined) <= 0.51
+
+
+def test_seeded_leads_have_events_state_and_history(demo_settings):
+    with time_machine.travel(NOW, tick=False):
+        call_command("seed_demo", leads=300)
+
+    assert EngagementEvent.objects.count() > 300 * 5
+    assert LeadScoringState.objects.count() == 300
+    assert not EngagementEvent.objects.filter(occurred_at__gt=NOW).exists()
+    assert not EngagementEvent.objects.filter(occurred_at__lt=NOW - datetime.timedelta(days=181)).exists()
+    with_history = Lead.objects.annotate(n=Count("score_changes")).filter(n__gte=2).count()
+    assert with_history > 300 * 0.8
+    # Warm and hot leads know when they cool down; the cooling sweep will find them.
+    assert (
+        not LeadScoringState.objects.exclude(lead__temperature=Temperature.COLD)
+        .filter(next_cooling_at__isnull=True)
+        .exists()
+    )
+    latest = ScoreChange.objects.filter(lead=Lead.objects.filter(temperature=Temperature.HOT).first()).first()
+    assert latest.temperature == Temperature.HOT
+
+
+def test_hand_raisers_come_before_sales_qualification_and_product_usage_before_pql(demo_settings):
+    call_command("seed_demo", leads=500)
+
+    sql_moves = StageChange.objects.filter(to_stage=Stage.SQL).select_related("lead")
+    assert sql_moves.count() > 0
+    for move in sql_moves:
+        assert EngagementEvent.objects.filter(
+            lead=move.lead,
+            event_type__key__in=["demo_request", "contact_sales", "quote_request"],
+            occurred_at__lte=move.changed_at,
+        ).exists()
+    for move in StageChange.objects.filter(to_stage=Stage.PQL):
+        assert (
+            EngagementEvent.objects.filter(
+                lead_id=move.lead_id, event_type__key="product_usage", occurred_at__lte=move.changed_at
+            ).count()
+            >= 3
+        )
+    assert not EngagementEvent.objects.filter(
+        lead__stage__in=[Stage.RAW, Stage.MQL, Stage.PQL],
+        event_type__key__in=["demo_request", "contact_sales", "quote_request"],
+    ).exists()
+
+
+def test_the_scoring_model_would_move_no_seeded_lead(demo_settings):
+    with time_machine.travel(NOW, tick=False):
+        call_command("seed_demo", leads=1000)
+
+    spec = services.spec_for_version(services.active_model().version)
+    moved = []
+    for state in LeadScoringState.objects.select_related("lead__source", "lead__campaign"):
+        lead = state.lead
+        scores = engine.evaluate(
+            spec, state.engagement_state, services.lead_values(lead), at=NOW.timestamp(), temperature=lead.temperature
+        )
+        if engine.stage_target(spec, stage=lead.stage, scores=scores, state=state.engagement_state, at=NOW.timestamp()):
+            moved.append(lead.pk)
+    assert moved == []
+    assert not StageChange.objects.filter(rule__contains="scoring model", changed_at__gte=NOW).exists()
+
+
+def test_seed_creates_the_contact_capture_form(demo_settings):
+    call_command("seed_demo", leads=0)
+
+    form = CaptureForm.objects.get(slug="contact")
+    keys = [field["key"] for field in form.fields]
+    assert keys == ["email", "first_name", "last_name", "company", "email_opt_in"]
 
 
 def test_every_lead_has_a_consistent_stage_history(demo_settings):
@@ -112,12 +226,11 @@ def test_rep1_has_tasks_due_today_and_overdue(demo_settings):
 
 def test_a_second_run_adds_nothing(demo_settings):
     call_command("seed_demo", leads=200)
-    before = (Lead.objects.count(), StageChange.objects.count(), Activity.objects.count(), Campaign.objects.count())
+    before = _row_counts()
 
     call_command("seed_demo", leads=200)
 
-    after = (Lead.objects.count(), StageChange.objects.count(), Activity.objects.count(), Campaign.objects.count())
-    assert after == before
+    assert _row_counts() == before
     assert get_user_model().objects.filter(username="rep1").count() == 1
 
 

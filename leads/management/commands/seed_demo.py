@@ -22,8 +22,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import models, transaction
 from django.utils import timezone
 
+from intake.services import capture_form_ensure_demo
 from leads import roles
-from leads.models import Activity, Campaign, Lead, LeadSource, LostReason, Stage, StageChange, Temperature
+from leads.models import Activity, Campaign, Lead, LeadSource, LostReason, Stage, StageChange
+from scoring.models import EngagementEvent, EventType
+from scoring.services import leads_score_replay
 
 DEFAULT_DEBUG_PASSWORD = "demo-pass-123"  # noqa: S105 - the documented demo password, used only in DEBUG
 DEMO_EMAIL_DOMAIN = ".example"  # every demo lead's e-mail ends with it (RFC 2606: never a real address)
@@ -248,6 +251,8 @@ STAGE_WEIGHTS = {
     Stage.WON: 5,
     Stage.LOST: 8,
 }
+# The youngest a lead in each final stage can be, in days (sales cycles take weeks).
+MIN_AGE_DAYS = {Stage.MQL: 5, Stage.PQL: 10, Stage.SQL: 25, Stage.WON: 60, Stage.LOST: 15}
 # The path each final stage took (a lost lead is lost from one of these).
 PATHS = {
     Stage.RAW: [Stage.RAW],
@@ -265,19 +270,41 @@ LOST_REASON_WEIGHTS = {
     LostReason.BAD_TIMING: 10,
     LostReason.OTHER: 3,
 }
-# Score ranges by final stage: later stages score higher.
-SCORE_RANGES = {
-    Stage.RAW: (2, 48),
-    Stage.MQL: (45, 78),
-    Stage.PQL: (40, 80),
-    Stage.SQL: (60, 95),
-    Stage.WON: (55, 100),
-    Stage.LOST: (3, 45),
-}
+# The default scoring model's stage rules (scoring migration 0003), named as the scoring app names them.
 STAGE_RULES = {
-    Stage.MQL: "MQL: score >= 50 and fit >= 30",
-    Stage.PQL: "PQL: 3+ product-usage events in 14 days",
+    Stage.MQL: "Marketing qualified (scoring model v1)",
+    Stage.PQL: "Product qualified (scoring model v1)",
 }
+
+# Custom attributes that the default scoring model's fit rules read (scoring migration 0003).
+LEAD_ORIGINS = ("Lead Add Form", "Landing Page Submission", "API", "Lead Import")
+OCCUPATIONS = ("Working Professional", "Business Owner", "Student", "Other")
+# How recently a lead was last active, by final stage (weights): most leads have gone quiet.
+RECENCY_WEIGHTS = {
+    Stage.RAW: {"hot": 1, "warm": 9, "cold": 90},
+    Stage.MQL: {"hot": 4, "warm": 22, "cold": 74},
+    Stage.PQL: {"hot": 12, "warm": 33, "cold": 55},
+    Stage.SQL: {"hot": 22, "warm": 30, "cold": 48},
+    Stage.WON: {"hot": 2, "warm": 15, "cold": 83},
+    Stage.LOST: {"hot": 0, "warm": 5, "cold": 95},
+}
+# What a burst of activity looks like at each stage. Raw, MQL and PQL leads never raise their
+# hand (a demo request would make them sales-qualified), and only PQL leads and later use the product.
+BURSTS = {
+    Stage.RAW: ("webinar_attended", "content_download", "content_download", "page_view", "page_view", "email_click"),
+    Stage.MQL: ("pricing_page_view", "pricing_page_view", "webinar_attended", "page_view", "page_view", "email_click"),
+    Stage.PQL: ("product_usage", "product_usage", "pricing_page_view", "pricing_page_view", "email_reply", "page_view"),
+    Stage.SQL: ("phone_conversation", "email_reply", "pricing_page_view", "pricing_page_view", "page_view"),
+    Stage.WON: ("product_usage", "product_usage", "email_reply", "page_view"),
+    Stage.LOST: ("page_view", "email_open"),
+}
+PAGES = ("/", "/features", "/integrations", "/customers", "/blog/lead-scoring-101", "/blog/speed-to-lead", "/docs")
+ASSETS = ("Lead scoring e-book", "Pipeline benchmark report 2026", "MQL-to-SQL playbook")
+WEBINARS = ("Scoring that sales trusts", "Nurture sequences that convert", "Pipeline reviews in 20 minutes")
+FEATURES = ("pipeline_board", "scoring_model", "sequences", "reports", "csv_import")
+EVENT_SOURCES = {"email_open": "email", "email_click": "email", "email_reply": "email", "unsubscribe": "email"}
+EVENT_SOURCES.update({"trial_signup": "product", "product_usage": "product", "phone_conversation": "sales"})
+RICH_UP_TO = 5_000  # up to this many leads, each lead gets its full browsing and newsletter history
 
 CALL_NOTES = (
     "Left a voicemail, will try again Thursday.",
@@ -308,8 +335,6 @@ TASKS = (
     "Follow up after the trial",
     "Check in after the security review",
 )
-TEMPERATURE_HOT_AT = 70
-TEMPERATURE_WARM_AT = 40
 
 
 @dataclass
@@ -321,6 +346,8 @@ class SeedContext:
     users: dict[str, AbstractUser] = field(default_factory=dict)
     sources: dict[str, LeadSource] = field(default_factory=dict)
     campaigns: list[Campaign] = field(default_factory=list)
+    rich: bool = True
+    event_type_ids: dict[str, int] = field(default_factory=dict)
 
 
 class Command(BaseCommand):
@@ -340,6 +367,9 @@ class Command(BaseCommand):
         ctx.users = seed_users(password)
         ctx.sources = seed_sources()
         ctx.campaigns = seed_campaigns(ctx)
+        capture_form_ensure_demo()
+        ctx.rich = target <= RICH_UP_TO
+        ctx.event_type_ids = dict(EventType.objects.values_list("key", "id"))
         created = seed_leads(ctx, target=target)
         seconds = (timezone.now() - started).total_seconds()
         total = demo_leads().count()
@@ -445,7 +475,9 @@ def seed_leads(ctx: SeedContext, *, target: int) -> int:
             )
             plans = [plan for plan in plans if plan.lead.email not in taken]
             with transaction.atomic():
-                write_plans(plans)
+                write_plans(ctx, plans)
+            if plans:
+                leads_score_replay(first_id=plans[0].lead.pk, last_id=plans[-1].lead.pk, now=ctx.now)
             created += len(plans)
     return created
 
@@ -457,11 +489,12 @@ class LeadPlan:
     lead: Lead
     stage_changes: list[StageChange]
     activities: list[Activity]
+    events: list[tuple[str, datetime.datetime, dict[str, object]]] = field(default_factory=list)
 
 
-def write_plans(plans: list[LeadPlan]) -> None:
+def write_plans(ctx: SeedContext, plans: list[LeadPlan]) -> None:
     Lead.objects.bulk_create([plan.lead for plan in plans], batch_size=500)
-    changes, activities = [], []
+    changes, activities, events = [], [], []
     for plan in plans:
         for change in plan.stage_changes:
             change.lead = plan.lead
@@ -469,45 +502,46 @@ def write_plans(plans: list[LeadPlan]) -> None:
         for activity in plan.activities:
             activity.lead = plan.lead
             activities.append(activity)
+        for key, occurred_at, properties in plan.events:
+            events.append(
+                EngagementEvent(
+                    lead=plan.lead,
+                    event_type_id=ctx.event_type_ids[key],
+                    occurred_at=occurred_at,
+                    recorded_at=occurred_at,
+                    properties=properties,
+                    source=EVENT_SOURCES.get(key, "web"),
+                )
+            )
     StageChange.objects.bulk_create(changes, batch_size=1000)
     Activity.objects.bulk_create(activities, batch_size=1000)
+    EngagementEvent.objects.bulk_create(events, batch_size=2000)
 
 
 def _pick(rng: random.Random, weights: dict) -> object:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
-def _created_at(ctx: SeedContext) -> datetime.datetime:
-    # More leads recently than six months ago (marketing grows), never in the future.
+def _created_at(ctx: SeedContext, *, min_days: int = 0) -> datetime.datetime:
+    # More leads recently than six months ago (marketing grows), never in the future; a lead
+    # needs some weeks to get far down the funnel.
     days = HISTORY_DAYS * (1 - ctx.rng.random() ** 0.7)
+    if days < min_days:
+        days = min_days + (HISTORY_DAYS - min_days) * ctx.rng.random()
     return ctx.now - datetime.timedelta(days=days, seconds=ctx.rng.randint(0, 86_399))
-
-
-def temperature_for(score: int) -> str:
-    if score >= TEMPERATURE_HOT_AT:
-        return Temperature.HOT
-    if score >= TEMPERATURE_WARM_AT:
-        return Temperature.WARM
-    return Temperature.COLD
 
 
 def plan_lead(ctx: SeedContext, index: int) -> LeadPlan:
     rng = ctx.rng
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     company, domain, industry, size, country, city = rng.choice(COMPANIES)
-    title, title_fit = rng.choice(TITLES)
+    title = rng.choice(TITLES)[0]
     final = _pick(rng, STAGE_WEIGHTS)
-    created_at = _created_at(ctx)
+    created_at = _created_at(ctx, min_days=MIN_AGE_DAYS.get(final, 0))
     campaign = rng.choice(ctx.campaigns) if rng.random() < 0.6 else None
     source = campaign.source if campaign else ctx.sources[rng.choice(list(SOURCES))]
     if final == Stage.PQL:
         source = ctx.sources["Free trial"]
-
-    low, high = SCORE_RANGES[final]
-    score = rng.randint(low, high)
-    fit = min(100.0, title_fit * 2 + (20 if size >= 100 else 5) + rng.uniform(0, 25))
-    engagement = max(0.0, min(100.0, 2 * score - fit + rng.uniform(-5, 5)))
-    temperature = temperature_for(score + rng.randint(-6, 6))
 
     lost_from = _pick(rng, LOST_FROM_WEIGHTS) if final == Stage.LOST else None
     path = PATHS[lost_from or final] + ([Stage.LOST] if final == Stage.LOST else [])
@@ -532,10 +566,7 @@ def plan_lead(ctx: SeedContext, index: int) -> LeadPlan:
         first_touch_utm=_utm(source, campaign),
         last_touch_utm=_utm(source, campaign),
         owner=owner,
-        temperature=temperature,
-        score=score,
-        fit_score=round(fit, 1),
-        engagement_score=round(engagement, 1),
+        attributes=_attributes(rng, final),
         email_opt_in=rng.random() < 0.7,
         do_not_call=rng.random() < 0.03,
         unsubscribed=rng.random() < 0.02,
@@ -557,10 +588,104 @@ def plan_lead(ctx: SeedContext, index: int) -> LeadPlan:
     activities = _plan_activities(ctx, lead, owner, final)
     touches = [a.occurred_at for a in activities if a.kind in Activity.TOUCH_KINDS]
     lead.first_touched_at = min(touches) if touches else None
-    if score >= 20:
-        lead.last_engaged_at = min(ctx.now, lead.stage_entered_at + datetime.timedelta(hours=rng.randint(1, 400)))
     lead.updated_at = max([lead.stage_entered_at, *[a.occurred_at for a in activities]])
-    return LeadPlan(lead=lead, stage_changes=changes, activities=activities)
+    events = _plan_events(ctx, lead, final, changes)
+    return LeadPlan(lead=lead, stage_changes=changes, activities=activities, events=events)
+
+
+def _attributes(rng: random.Random, final: str) -> dict[str, str]:
+    """Lead origin and occupation: qualified leads mostly came through a form and work."""
+    qualified = final not in (Stage.RAW, Stage.LOST)
+    origin = rng.choices(LEAD_ORIGINS, [6, 2, 1, 1] if qualified else [0, 5, 2, 3])[0]
+    occupation = rng.choices((*OCCUPATIONS, ""), [6, 2, 0, 1, 1] if qualified else [0, 1, 2, 2, 6])[0]
+    return {"lead_origin": origin, "occupation": occupation} if occupation else {"lead_origin": origin}
+
+
+def _plan_events(
+    ctx: SeedContext, lead: Lead, final: str, changes: list[StageChange]
+) -> list[tuple[str, datetime.datetime, dict[str, object]]]:
+    """What the lead did, oldest first: how it arrived, what qualified it (before the stage
+    change that says so), the newsletter, and a burst whose recency makes it hot, warm or cold."""
+    rng, now, created = ctx.rng, ctx.now, lead.created_at
+    rich = ctx.rich
+    events: list[tuple[str, datetime.datetime, dict[str, object]]] = []
+
+    def add(key: str, at: datetime.datetime, **properties: object) -> None:
+        if created <= at <= now:
+            events.append((key, at, properties or _properties(rng, key)))
+
+    def before(moment: datetime.datetime, low_hours: float, high_hours: float) -> datetime.datetime:
+        return max(created, moment - datetime.timedelta(hours=rng.uniform(low_hours, high_hours)))
+
+    source = lead.source.name if lead.source else ""
+    add("form_submission" if rng.random() < 0.6 else "page_view", created)
+    if source == "Content":
+        add("content_download", created + datetime.timedelta(minutes=2))
+    elif source == "Webinar":
+        add("webinar_attended", created + datetime.timedelta(minutes=5))
+    elif source == "Free trial":
+        add("trial_signup", created + datetime.timedelta(minutes=3))
+    for _ in range(rng.randint(1, 4) if rich else rng.randint(0, 1)):
+        add("page_view", created + datetime.timedelta(minutes=rng.uniform(1, 90)))
+
+    reached = {change.to_stage: change.changed_at for change in changes}
+    if Stage.MQL in reached:  # the engagement that made the lead marketing-qualified
+        moment = reached[Stage.MQL]
+        for key in ("page_view", rng.choice(["content_download", "webinar_attended"]), "pricing_page_view"):
+            add(key, before(moment, 2, 240))
+    if Stage.PQL in reached:  # a trial, then enough product usage to be product-qualified
+        moment = reached[Stage.PQL]
+        add("trial_signup", before(moment, 120, 240))
+        for _ in range(rng.randint(3, 6)):
+            add("product_usage", before(moment, 1, 110))
+    if Stage.SQL in reached:  # a hand-raiser before sales accepted the lead, then a meeting
+        moment = reached[Stage.SQL]
+        add("pricing_page_view", before(moment, 30, 90))
+        add(rng.choice(["demo_request", "demo_request", "contact_sales", "quote_request"]), before(moment, 2, 28))
+        if rng.random() < 0.5:
+            add("meeting_booked", min(now, moment + datetime.timedelta(hours=rng.uniform(2, 96))))
+
+    if lead.email_opt_in and rich:  # the monthly newsletter: some open it, fewer click
+        sent = created + datetime.timedelta(days=rng.uniform(3, 30))
+        while sent < now:
+            if rng.random() < 0.35:
+                add("email_open", sent + datetime.timedelta(hours=rng.uniform(0.2, 30)))
+                if rng.random() < 0.3:
+                    add("email_click", sent + datetime.timedelta(hours=rng.uniform(0.5, 31)))
+            sent += datetime.timedelta(days=30)
+    if rich:
+        for _ in range(rng.randint(0, 5)):
+            add("page_view", created + (now - created) * rng.random())
+
+    recency = _pick(rng, RECENCY_WEIGHTS[final])
+    if recency != "cold":
+        days_ago = rng.uniform(0.1, 4) if recency == "hot" else rng.uniform(8, 30)
+        start = now - datetime.timedelta(days=days_ago)
+        burst = BURSTS[final] if recency == "hot" else BURSTS[final][: rng.randint(2, 4)]
+        for key in burst:
+            add(key, start + datetime.timedelta(hours=rng.uniform(0, 20)))
+    if lead.unsubscribed:
+        add("unsubscribe", created + (now - created) * rng.uniform(0.3, 1.0))
+    events.sort(key=lambda event: event[1])
+    return events
+
+
+def _properties(rng: random.Random, key: str) -> dict[str, object]:
+    if key == "page_view":
+        return {"url": rng.choice(PAGES), "seconds": int(rng.lognormvariate(4.3, 1.1))}
+    if key == "pricing_page_view":
+        return {"url": "/pricing", "seconds": rng.randint(20, 400)}
+    if key == "content_download":
+        return {"asset": rng.choice(ASSETS)}
+    if key == "webinar_attended":
+        return {"webinar": rng.choice(WEBINARS), "minutes": rng.randint(10, 55)}
+    if key == "product_usage":
+        return {"feature": rng.choice(FEATURES), "minutes": rng.randint(2, 60)}
+    if key in ("email_open", "email_click"):
+        return {"campaign": "newsletter"}
+    if key == "form_submission":
+        return {"form": "contact"}
+    return {}
 
 
 def _owner_for(ctx: SeedContext, final: str) -> AbstractUser | None:
@@ -584,7 +709,7 @@ def _plan_stage_changes(ctx: SeedContext, lead: Lead, path: list[str], owner: Ab
     changes = [StageChange(from_stage="", to_stage=path[0], changed_at=at, transition="create", reason="Lead created")]
     for previous, stage in zip(path, path[1:], strict=False):
         room = (ctx.now - at).total_seconds()
-        stay = datetime.timedelta(seconds=room * rng.uniform(0.1, 0.6))
+        stay = datetime.timedelta(seconds=room * rng.uniform(0.05, 0.4))
         moved_at = at + stay
         by_rule = stage in STAGE_RULES
         changes.append(
