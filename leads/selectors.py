@@ -108,18 +108,17 @@ def lead_stage_changes(*, lead: Lead, limit: int = 100) -> list[StageChange]:
 
 
 def tasks_for_user(*, user: User, now: datetime.datetime | None = None) -> dict[str, list[Activity]]:
-    """The user's open tasks due today, and those overdue."""
+    """The user's open tasks past their due time (overdue), and those still due later today."""
     now = now or timezone.now()
-    start_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
-    end_of_day = start_of_day + datetime.timedelta(days=1)
+    end_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0) + datetime.timedelta(days=1)
     tasks = (
         Activity.objects.filter(kind=Activity.Kind.TASK, done=False, actor_id=user.pk, lead__in=lead_visible_to(user))
         .select_related("lead")
         .order_by("due_at", "id")
     )
     return {
-        "overdue": list(tasks.filter(due_at__lt=start_of_day)[:50]),
-        "today": list(tasks.filter(due_at__gte=start_of_day, due_at__lt=end_of_day)[:50]),
+        "overdue": list(tasks.filter(due_at__lt=now)[:50]),
+        "today": list(tasks.filter(due_at__gte=now, due_at__lt=end_of_day)[:50]),
     }
 
 

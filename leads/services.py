@@ -62,6 +62,11 @@ UTM_KEYS = (
 )
 
 
+# Long enough for real call notes and reasons; a pasted document belongs in an attachment.
+ACTIVITY_BODY_MAX = 10_000
+REASON_MAX = 2_000
+
+
 def normalize_email(email: str) -> str:
     return (email or "").strip().lower()
 
@@ -252,6 +257,8 @@ def lead_transition(
     now = now or timezone.now()
     by_rule = bool(rule) and actor is None
     reason = (reason or "").strip()
+    if len(reason) > REASON_MAX:
+        raise ValidationError({"reason": f"Keep the reason under {REASON_MAX:,} characters."})
     try:
         move = lifecycle.check_move(
             lead.stage, to_stage, previous_stage=lead_last_stage_before_lost(lead=lead), by_rule=by_rule
@@ -310,6 +317,8 @@ def activity_log(
         errors["due_at"] = "Only tasks have a due date."
     if not (subject or "").strip() and not (body or "").strip():
         errors["body"] = "Write what happened."
+    elif len((body or "").strip()) > ACTIVITY_BODY_MAX:
+        errors["body"] = f"Keep notes under {ACTIVITY_BODY_MAX:,} characters."
     if occurred_at > now + datetime.timedelta(minutes=5):
         errors["occurred_at"] = "This is in the future."
     if errors:

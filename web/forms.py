@@ -17,7 +17,7 @@ from leads import roles
 from leads.lifecycle import Move
 from leads.models import Activity, CustomFieldDefinition, Lead, LeadSource, LostReason, Stage, Temperature
 from leads.selectors import SORTS, LeadFilters, sees_all_leads
-from leads.services import can_assign_any
+from leads.services import ACTIVITY_BODY_MAX, REASON_MAX, can_assign_any
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -280,7 +280,10 @@ class ActivityForm(forms.Form):
     )
     subject = forms.CharField(label="Subject", max_length=200, required=False)
     body = forms.CharField(
-        label="Notes", required=False, widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What happened?"})
+        label="Notes",
+        required=False,
+        max_length=ACTIVITY_BODY_MAX,
+        widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What happened?"}),
     )
     due_at = forms.DateTimeField(
         label="Due",
@@ -301,6 +304,7 @@ class TransitionForm(forms.Form):
     reason = forms.CharField(
         label="Reason",
         required=False,
+        max_length=REASON_MAX,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Why? (needed to lose, recycle or reopen)"}),
     )
 

@@ -101,3 +101,24 @@ def test_a_tampered_cursor_starts_over_instead_of_failing():
 
     page = lead_list_page(user=user, filters=LeadFilters(sort="score"), cursor="WyJ4IiwgMV0")
     assert [lead.score for lead in page.items] == [7]
+
+
+def test_a_task_due_earlier_today_is_overdue_and_one_due_later_today_is_due_today():
+    import datetime
+
+    from django.utils import timezone
+
+    from leads.selectors import tasks_for_user
+    from tests.factories import ActivityFactory
+
+    me = rep()
+    lead = LeadFactory(owner=me)
+    now = timezone.localtime(timezone.now()).replace(hour=16, minute=19)
+    morning = ActivityFactory(lead=lead, kind="task", actor=me, due_at=now.replace(hour=9, minute=0))
+    evening = ActivityFactory(lead=lead, kind="task", actor=me, due_at=now.replace(hour=18, minute=0))
+    ActivityFactory(lead=lead, kind="task", actor=me, due_at=now + datetime.timedelta(days=1))
+
+    tasks = tasks_for_user(user=me, now=now)
+
+    assert tasks["overdue"] == [morning]
+    assert tasks["today"] == [evening]

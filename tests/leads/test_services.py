@@ -184,3 +184,18 @@ def test_rep_may_claim_but_not_assign_to_others():
 
     lead_assign(lead=lead, owner=other, actor=manager())
     assert Lead.objects.get(pk=lead.pk).owner == other
+
+
+def test_overlong_notes_and_reasons_are_refused_and_nothing_is_written():
+    lead = lead_create(email="a@example.com")
+
+    with pytest.raises(ValidationError) as caught:
+        activity_log(lead=lead, kind=Activity.Kind.CALL, body="x" * 10_001, actor=rep())
+    assert "10,000 characters" in caught.value.message_dict["body"][0]
+
+    with pytest.raises(ValidationError) as caught:
+        lead_transition(lead=lead, to_stage=Stage.LOST, lost_reason="other", reason="y" * 2_001, actor=rep())
+    assert "2,000 characters" in caught.value.message_dict["reason"][0]
+
+    lead.refresh_from_db()
+    assert (lead.stage, Activity.objects.count(), lead.stage_changes.count()) == (Stage.RAW, 0, 1)

@@ -335,3 +335,17 @@ def test_completing_a_task_over_htmx_returns_the_updated_timeline_item(team, log
     assert "Mark done" not in body
     task.refresh_from_db()
     assert task.done
+
+
+def test_a_long_note_is_shown_shortened_with_the_whole_text_one_click_away(db, client):
+    from tests.factories import manager
+
+    user = manager()
+    lead = LeadFactory()
+    ActivityFactory(lead=lead, kind=Activity.Kind.CALL, body="word " * 400 + "THE-END")
+    client.force_login(user)
+
+    body = client.get(reverse("lead_detail", args=[lead.pk])).content.decode()
+
+    assert "Show the whole note" in body
+    assert body.count("THE-END") == 1  # only inside the collapsed full text
