@@ -55,9 +55,19 @@
     due.hidden = !isTask && !hasError;
   }
 
+  // The lead list's footer counts the rows loaded so far, as "Load more" appends pages.
+  function syncResultsCount(root) {
+    var count = root.querySelector("#results-count");
+    if (!count || count.dataset.continuation) return;
+    var rows = root.querySelectorAll(".lead-table tbody tr[data-lead]").length;
+    var more = root.querySelector("#lead-load-more") !== null;
+    count.textContent = "Showing " + rows + " lead" + (rows === 1 ? "" : "s") + (more ? " — scroll to the end for more." : ", all that match.");
+  }
+
   function init(root) {
     syncTransitionForm(root);
     syncActivityForm(root);
+    syncResultsCount(root);
   }
 
   document.addEventListener("change", function (event) {

@@ -115,3 +115,16 @@ def test_manager_sees_every_lead(book, sign_in, live_server, artifacts_dir):
     expect(page.get_by_label("Sort by")).to_have_value("created")
     expect(page).to_have_url(re.compile(r"sort=created"))
     expect(page.locator("th[aria-sort=descending]")).to_have_text("Created")
+
+
+def test_scrolling_the_list_loads_every_lead_and_the_footer_counts_them(sign_in, live_server):
+    boss = manager(username="grace")
+    LeadFactory.create_batch(62)
+    page = sign_in(boss)
+
+    page.goto(f"{live_server.url}/leads/")
+    expect(page.locator("#results-count")).to_have_text("Showing 50 leads — scroll to the end for more.")
+    page.locator("#lead-load-more").scroll_into_view_if_needed()
+
+    expect(page.locator(".lead-table tbody tr[data-lead]")).to_have_count(62)
+    expect(page.locator("#results-count")).to_have_text("Showing 62 leads, all that match.")
