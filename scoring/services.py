@@ -1048,7 +1048,7 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
         cooling[lead.pk] = scored.cooling
         results[entry.index] = EventResult(
             event=event,
-            lead=lead,
+            lead=_lead_copy(lead) if remaining[lead.pk] else lead,
             stage_rule=scored.stage_rule.name if scored.stage_rule else "",
             awards=scored.awards,
         )

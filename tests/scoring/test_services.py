@@ -1,9 +1,12 @@
 import datetime
+import itertools
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from leads.models import Lead, StageChange
 from leads.services import lead_create
@@ -393,3 +396,136 @@ def test_events_after_a_publication_rebuild_a_lead_from_its_log_under_the_new_ve
     lead.refresh_from_db()
     assert lead.engagement_score == pytest.approx(88, abs=0.5)
     assert LeadScoringState.objects.get(lead=lead).model_version == draft.version
+
+
+_batch_example = itertools.count()
+_batch_items = st.lists(
+    st.tuples(
+        st.sampled_from([0, 0, 1, 2]),  # lead 0, lead 1, or (2) a new lead named by e-mail
+        st.sampled_from(
+            [
+                ("page_view", {"url": "/blog/a", "seconds": 300}),
+                ("pricing_page_view", {"url": "/pricing"}),
+                ("product_usage", {"feature": "reports"}),
+                ("demo_request", {}),
+                ("email_open", {}),
+                ("unsubscribe", {}),
+                ("nonsense", {}),  # refused: an unknown type
+            ]
+        ),
+        st.integers(min_value=0, max_value=24 * 40),  # hours before NOW
+        st.sampled_from([None, None, "k1", "k2", "pre"]),  # "pre" was stored before the batch
+    ),
+    min_size=1,
+    max_size=25,
+)
+
+
+def _outcome(result):
+    if isinstance(result, ValidationError):
+        return ("refused", result.message_dict)
+    return (
+        result.duplicate,
+        result.event.idempotency_key,
+        result.event.points,
+        (result.lead.score, result.lead.temperature, result.lead.stage),
+        result.stage_rule,
+        result.awards,
+    )
+
+
+def _written(leads):
+    found = []
+    for lead in leads:
+        lead.refresh_from_db()
+        events = list(EngagementEvent.objects.filter(lead=lead).order_by("id"))
+        position = {event.pk: n for n, event in enumerate(events)}
+        state = LeadScoringState.objects.filter(lead=lead).values_list(
+            "model_version", "engagement_state", "next_cooling_at"
+        )
+        found.append(
+            (
+                (lead.score, lead.fit_score, lead.engagement_score, lead.temperature, lead.stage),
+                (lead.stage_entered_at, lead.last_engaged_at),
+                list(state),
+                [(e.event_type_id, e.occurred_at, e.properties, e.points, e.idempotency_key) for e in events],
+                list(
+                    ScoreChange.objects.filter(lead=lead)
+                    .order_by("id")
+                    .values_list(
+                        "cause",
+                        "model_version",
+                        "score",
+                        "fit_score",
+                        "engagement_score",
+                        "temperature",
+                        "previous_score",
+                        "previous_temperature",
+                        "event_id",
+                    )
+                ),  # fmt: skip
+                list(
+                    StageChange.objects.filter(lead=lead)
+                    .order_by("id")
+                    .values_list("from_stage", "to_stage", "rule", "transition", "reason", "time_in_previous_stage")
+                ),
+            )
+        )
+        found[-1][4][:] = [(*row[:-1], position.get(row[-1])) for row in found[-1][4]]
+    return found
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(_batch_items)
+def test_a_batch_equals_the_same_events_logged_one_by_one(plan):
+    run = next(_batch_example)
+    sides = {}
+    for side in ("one", "batch"):
+        source = f"{side}-{run}"
+        leads = [
+            lead_create(
+                email=f"{side}{run}-{n}@acme.example",
+                title="VP Sales",
+                attributes={"lead_origin": "Lead Add Form"} if n == 0 else {},
+                now=NOW,
+            )
+            for n in range(2)
+        ]
+        services.event_log(lead=leads[0], event_type="email_open", idempotency_key="pre", source=source, now=NOW)
+        fresh = f"{side}{run}-new@acme.example"
+        items = [
+            {
+                **({"lead_id": leads[target].pk} if target < 2 else {"email": fresh}),
+                "type": event_type,
+                "properties": properties,
+                "occurred_at": NOW - datetime.timedelta(hours=hours),
+                **({"idempotency_key": key} if key else {}),
+            }
+            for target, (event_type, properties), hours, key in plan
+        ]
+        if side == "one":
+            outcomes = []
+            for item in items:
+                try:
+                    outcomes.append(
+                        services.event_log(
+                            lead=Lead.objects.get(pk=item["lead_id"]) if "lead_id" in item else None,
+                            email=item.get("email"),
+                            event_type=item["type"],
+                            properties=item["properties"],
+                            occurred_at=item["occurred_at"],
+                            idempotency_key=item.get("idempotency_key"),
+                            source=source,
+                            now=NOW,
+                        )
+                    )
+                except ValidationError as error:
+                    outcomes.append(error)
+        else:
+            outcomes = services.event_log_batch(items=items, source=source, now=NOW)
+        created = list(Lead.objects.filter(email=fresh))
+        sides[side] = ([_outcome(result) for result in outcomes], _written(leads + created), len(created))
+
+    assert sides["batch"] == sides["one"]
