@@ -373,14 +373,15 @@ class EventsView(ApiView):
         item, errors = parse_event(request.data)
         if errors:
             raise ValidationError(errors)
-        lead = None
+        lead_id = None
         if "lead_id" in item:
-            if lead_selectors.sees_all_leads(request.user):
-                lead = Lead(pk=item["lead_id"])  # the service locks it by id; a missing one is a 404 below
-            else:
-                lead = lead_selectors.lead_visible_to(request.user).filter(pk=item["lead_id"]).only("id").first()
-                if lead is None:
-                    raise NotFound("No such lead.")
+            # The service locks the lead by id (no instance needed); a missing one is a 404 below.
+            lead_id = item["lead_id"]
+            visible = lead_selectors.sees_all_leads(request.user) or (
+                lead_selectors.lead_visible_to(request.user).filter(pk=lead_id).exists()
+            )
+            if not visible:
+                raise NotFound("No such lead.")
         else:
             beyond = reach_errors(request.user, [item])
             if beyond:
@@ -388,7 +389,7 @@ class EventsView(ApiView):
         try:
             result = scoring_services.event_log(
                 event_type=item["type"],
-                lead=lead,
+                lead_id=lead_id,
                 email=item.get("email"),
                 occurred_at=item.get("occurred_at"),
                 properties=item.get("properties"),

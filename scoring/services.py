@@ -26,6 +26,7 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models.base import ModelState
 from django.db.models.functions import Lower
+from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
 from leads import lifecycle
@@ -210,7 +211,7 @@ def lead_values(lead: Lead) -> dict[str, Any]:
 def _clean_event(
     *,
     event_type: Any,
-    lead: Lead | None,
+    lead: Lead | int | None,
     email: str | None,
     occurred_at: Any,
     properties: Any,
@@ -341,6 +342,37 @@ def _lead_reader() -> tuple[int, list[tuple[int, Any, list[Any]]]]:
     return reader
 
 
+_LEAD_ATTNAMES = tuple(field.attname for field in Lead._meta.concrete_fields)
+
+
+def _lead_signals() -> bool:
+    return pre_init.has_listeners(Lead) or post_init.has_listeners(Lead)
+
+
+def _new_event(**values: Any) -> EngagementEvent:
+    """An unsaved EngagementEvent, as ``EngagementEvent(**values)`` makes it (defaults for the rest),
+    without the constructor's per-field work when no init signal listens."""
+    if pre_init.has_listeners(EngagementEvent) or post_init.has_listeners(EngagementEvent):
+        return EngagementEvent(**values)
+    actor = values.pop("actor", None)
+    event = EngagementEvent.__new__(EngagementEvent)
+    event._state = ModelState()
+    event.__dict__.update(_EVENT_DEFAULTS)
+    event.__dict__["properties"] = {}
+    event.__dict__.update(values)
+    event.__dict__["actor_id"] = actor.pk if actor is not None else None
+    if actor is not None:
+        event._state.fields_cache["actor"] = actor
+    return event
+
+
+_EVENT_DEFAULTS = {
+    field.attname: field.get_default()
+    for field in EngagementEvent._meta.concrete_fields
+    if not (field.has_default() and callable(field.default))  # properties: a new dict each time, below
+}
+
+
 def _lead_from_row(row: tuple[Any, ...]) -> Lead:
     """A Lead from a row of the lock query, with ``source_name``, ``campaign_name``,
     ``state_version``, ``state_json`` and ``active_version`` set on it."""
@@ -351,7 +383,12 @@ def _lead_from_row(row: tuple[Any, ...]) -> Lead:
         for function in functions:
             value = function(value, column, connection)
         values[index] = value
-    lead = Lead(*values)
+    if _lead_signals():
+        lead = Lead(*values)
+    else:  # what Model.__init__ would do with these values, without its per-field bookkeeping
+        lead = Lead.__new__(Lead)
+        lead._state = ModelState()
+        lead.__dict__.update(zip(_LEAD_ATTNAMES, values, strict=True))
     lead._state.adding = False
     lead._state.db = connection.alias
     source_name, campaign_name, state_version, state_json, active_version = row[count:]
@@ -540,7 +577,7 @@ def _log_one(
     lead = _locked_lead(lead_id)
     spec = spec_for_version(lead.active_version)  # type: ignore[attr-defined]
     state_version: int | None = lead.state_version  # type: ignore[attr-defined]
-    event = EngagementEvent(
+    event = _new_event(
         lead_id=lead.pk,
         event_type_id=_event_type_ids()[event_type][0],
         occurred_at=occurred_at,
@@ -785,17 +822,20 @@ def event_log(
     idempotency_key: str | None = None,
     actor: User | None = None,
     now: datetime.datetime | None = None,
+    lead_id: int | None = None,
 ) -> EventResult:
     """Store one engagement event and re-score its lead in the same transaction.
 
-    An unknown e-mail creates a raw lead. Bad input raises ``ValidationError`` with field
-    errors and writes nothing. A repeated ``idempotency_key`` (per source) changes nothing
-    and comes back with ``duplicate=True`` and the original event.
+    The lead is ``lead``, or ``lead_id`` (no instance needed; a missing lead raises
+    ``Lead.DoesNotExist``), or the one with ``email``. An unknown e-mail creates a raw lead.
+    Bad input raises ``ValidationError`` with field errors and writes nothing. A repeated
+    ``idempotency_key`` (per source) changes nothing and comes back with ``duplicate=True``
+    and the original event.
     """
     now = now or timezone.now()
     errors = _clean_event(
         event_type=event_type,
-        lead=lead,
+        lead=lead if lead is not None else lead_id,
         email=email,
         occurred_at=occurred_at,
         properties=properties,
@@ -806,7 +846,8 @@ def event_log(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        lead_id = _resolve_lead(lead=lead, email=email, actor=actor, now=now)
+        if lead_id is None or lead is not None:
+            lead_id = _resolve_lead(lead=lead, email=email, actor=actor, now=now)
         return _log_one(
             lead_id=lead_id,
             event_type=event_type,
@@ -890,7 +931,7 @@ def event_log_batch(
         event_type = item.get("type", item.get("event_type"))
         errors = _clean_event(
             event_type=event_type,
-            lead=lead or (Lead(pk=lead_id) if lead_id is not None else None),
+            lead=lead if lead is not None else lead_id,
             email=item.get("email"),
             occurred_at=occurred_at,
             properties=item.get("properties"),
@@ -1015,7 +1056,7 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
                 event=originals[key], lead=_lead_copy(lead) if remaining[lead.pk] else lead, duplicate=True
             )
             continue
-        event = EngagementEvent(
+        event = _new_event(
             lead_id=lead.pk,
             event_type_id=type_ids[entry.event_type][0],
             occurred_at=entry.occurred_at,

@@ -529,3 +529,27 @@ def test_a_batch_equals_the_same_events_logged_one_by_one(plan):
         sides[side] = ([_outcome(result) for result in outcomes], _written(leads + created), len(created))
 
     assert sides["batch"] == sides["one"]
+
+
+def test_a_batch_is_written_set_based_not_event_by_event():
+    leads = [lead_create(email=f"b{n}@acme.example", now=NOW) for n in range(20)]
+    services.event_log(lead=leads[0], event_type="email_open", idempotency_key="k-0", source="api", now=NOW)
+    items = [
+        {
+            "lead_id": leads[i % 20].pk,
+            "type": "page_view",
+            "properties": {"url": "/blog", "seconds": 30},
+            "occurred_at": NOW - datetime.timedelta(minutes=i),
+            "idempotency_key": f"k-{i % 295}",  # k-0 was stored before; k-0..k-4 come twice
+        }
+        for i in range(300)
+    ]
+
+    with CaptureQueriesContext(connection) as captured:
+        results = services.event_log_batch(items=items, source="api", now=NOW)
+
+    assert [r.duplicate for r in results].count(True) == 6
+    assert EngagementEvent.objects.filter(source="api").count() == 1 + 294
+    assert ScoreChange.objects.filter(cause="event").count() == 1 + 294
+    # One by one this would be 600+ statements (lock and write per event).
+    assert len(_statements(captured)) <= 16
