@@ -1769,7 +1769,7 @@ def _replay_chunk(
     history_rows: list[tuple[Any, ...]] = []
     event_points: list[tuple[float, int]] = []
     for lead in leads:
-        fit = engine.evaluate(spec, engine.empty_state(), lead_values(lead), at=at_now, temperature="cold").fit
+        fit = round(min(100.0, max(0.0, sum(rule.points for rule in engine.fit_matches(spec, lead_values(lead))))), 2)
         state = engine.empty_state()
         score, temperature = lead.score, lead.temperature
         last_engaged = lead.last_engaged_at
