@@ -469,6 +469,7 @@ class _Scored:
     changed: list[str]
     cooling: datetime.datetime | None
     previous: tuple[Any, ...]
+    eval_at: float
 
 
 def _score_event(
@@ -480,14 +481,22 @@ def _score_event(
     occurred_at: datetime.datetime,
     properties: dict[str, Any],
     now: datetime.datetime,
+    cooling: bool = True,
+    values: dict[str, Any] | None = None,
 ) -> _Scored:
     """Fold one event into ``state`` (changed in place) and move the lead's score columns.
-    The single path and the batch path both score with this, event by event."""
+    The single path and the batch path both score with this, event by event. Without
+    ``cooling`` the next cooling time is left out (a batch needs it after a lead's last event only);
+    ``values`` are the lead's fit attributes when known already (events never change them)."""
     awards = engine.fold_event(spec, state, event_type=event_type, properties=properties, at=occurred_at.timestamp())
     eval_at = max(now, occurred_at).timestamp()
-    scores = engine.evaluate(spec, state, lead_values(lead), at=eval_at, temperature=lead.temperature)
+    if values is None:
+        values = lead_values(lead)
+    scores = engine.evaluate(spec, state, values, at=eval_at, temperature=lead.temperature)
     stage_rule = engine.stage_target(spec, stage=lead.stage, scores=scores, state=state, at=eval_at)
-    cooling = _ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=eval_at))
+    cooling_at = (
+        _ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=eval_at)) if cooling else None
+    )
     previous = (
         lead.score,
         lead.fit_score,
@@ -541,8 +550,9 @@ def _score_event(
         stage_rule=stage_rule,
         stage_change=stage_change,
         changed=changed,
-        cooling=cooling,
+        cooling=cooling_at,
         previous=previous,
+        eval_at=eval_at,
     )
 
 
@@ -1043,7 +1053,8 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
     history: list[tuple[EngagementEvent, dict[str, Any]]] = []
     stage_history: list[StageChange] = []
     changed_leads: dict[int, Lead] = {}
-    cooling: dict[int, datetime.datetime | None] = {}
+    last_eval_at: dict[int, float] = {}
+    fit_values: dict[int, dict[str, Any]] = {}
     for entry in entries:
         lead = leads.get(entry.resolved)  # type: ignore[arg-type]
         if lead is None:  # deleted since the batch was checked
@@ -1080,13 +1091,15 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
             occurred_at=entry.occurred_at,
             properties=entry.properties,
             now=now,
+            cooling=False,
+            values=fit_values.get(lead.pk) or fit_values.setdefault(lead.pk, lead_values(lead)),
         )
         event.points = scored.points
         history.append((event, scored.score_change))
         if scored.stage_change is not None:
             stage_history.append(scored.stage_change)
         changed_leads[lead.pk] = lead
-        cooling[lead.pk] = scored.cooling
+        last_eval_at[lead.pk] = scored.eval_at
         results[entry.index] = EventResult(
             event=event,
             lead=_lead_copy(lead) if remaining[lead.pk] else lead,
@@ -1097,6 +1110,11 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
     _insert_events(new_events)
     if spec is None or not changed_leads:
         return
+    # The next cooling time of each lead after its last event: what the last single call would have stored.
+    cooling = {
+        pk: _ts(engine.next_cooling_at(spec, states[pk], temperature=lead.temperature, at=last_eval_at[pk]))
+        for pk, lead in changed_leads.items()
+    }
     _bulk_update_leads(list(changed_leads.values()), BATCH_LEAD_COLUMNS)
     if connection.vendor == "postgresql":
         _pg_insert_plain(
