@@ -34,7 +34,8 @@ class EventType(TimeStampedModel):
 class EngagementEvent(models.Model):
     """Something a lead did. Written only by ``scoring.services.event_log``."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="engagement_events")
+    # No index of its own: event_lead_idx (lead, id) serves every lookup by lead.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="engagement_events", db_index=False)
     event_type = models.ForeignKey(EventType, on_delete=models.PROTECT, related_name="events")
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField()
@@ -201,7 +202,8 @@ class ScoreChange(models.Model):
         DECAY = "decay", "Cooling over time"
         RESCORE = "rescore", "Model change"
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_changes")
+    # No index of its own: scorechange_lead_idx (lead, -changed_at) serves every lookup by lead.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="score_changes", db_index=False)
     changed_at = models.DateTimeField()
     cause = models.CharField(max_length=10, choices=Cause.choices)
     event = models.ForeignKey(EngagementEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
