@@ -384,7 +384,7 @@ def _lead_from_row(row: tuple[Any, ...]) -> Lead:
             value = function(value, column, connection)
         values[index] = value
     if _lead_signals():
-        lead = Lead(*values)
+        lead = Lead(*values)  # type: ignore[misc]
     else:  # what Model.__init__ would do with these values, without its per-field bookkeeping
         lead = Lead.__new__(Lead)
         lead._state = ModelState()
@@ -938,7 +938,7 @@ def event_log_batch(
         lead = item.get("lead")
         lead_id = item.get("lead_id")
         occurred_at = _parse_time(item.get("occurred_at"))
-        event_type = item.get("type", item.get("event_type"))
+        event_type: Any = item.get("type", item.get("event_type"))
         errors = _clean_event(
             event_type=event_type,
             lead=lead if lead is not None else lead_id,
@@ -1044,9 +1044,9 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
             state = lead.state_json if current else engine.replay(spec, logs.get(pk, ()))  # type: ignore[attr-defined]
             states[pk] = state or engine.empty_state()
 
-    remaining: dict[int, int] = {}
+    remaining: dict[int | None, int] = {}
     for entry in entries:
-        remaining[entry.resolved] = remaining.get(entry.resolved, 0) + 1  # type: ignore[index]
+        remaining[entry.resolved] = remaining.get(entry.resolved, 0) + 1
     type_ids = _event_type_ids()
     actor = _actor_or_none(actor)
     new_events: list[EngagementEvent] = []
@@ -1056,10 +1056,11 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
     last_eval_at: dict[int, float] = {}
     fit_values: dict[int, dict[str, Any]] = {}
     for entry in entries:
-        lead = leads.get(entry.resolved)  # type: ignore[arg-type]
-        if lead is None:  # deleted since the batch was checked
+        found = leads.get(entry.resolved or 0)
+        if found is None:  # deleted since the batch was checked
             results[entry.index] = ValidationError({"lead_id": "No such lead."})
             continue
+        lead = found
         remaining[lead.pk] -= 1
         key = (entry.source, entry.idempotency_key)
         if entry.idempotency_key is not None and key in originals:
