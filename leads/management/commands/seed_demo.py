@@ -26,7 +26,7 @@ Each part is a small function (``seed_users``, ``seed_sources``, ``seed_campaign
 import datetime
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -520,7 +520,7 @@ def write_plans(ctx: SeedContext, plans: list[LeadPlan]) -> None:
     insert_rows(events, now=ctx.now)
 
 
-def insert_rows(rows: list[models.Model], *, now: datetime.datetime) -> None:
+def insert_rows(rows: Sequence[models.Model], *, now: datetime.datetime) -> None:
     """Insert new model instances of one model, giving them ids (like ``bulk_create``).
 
     Profiling showed ``bulk_create`` spending most of its time compiling SQL per value; this
@@ -544,7 +544,7 @@ def insert_rows(rows: list[models.Model], *, now: datetime.datetime) -> None:
             )
             ids = [row[0] for row in cursor.fetchall()]
         else:
-            cursor.execute(f"SELECT COALESCE(MAX({quote(meta.pk.column)}), 0) FROM {table}")  # noqa: S608
+            cursor.execute(f"SELECT COALESCE(MAX({quote(meta.pk.attname)}), 0) FROM {table}")  # noqa: S608
             first = cursor.fetchone()[0] + 1
             ids = list(range(first, first + len(rows)))
         for obj, pk in zip(rows, ids, strict=True):
@@ -556,7 +556,7 @@ def insert_rows(rows: list[models.Model], *, now: datetime.datetime) -> None:
             tuple(convert(getattr(obj, name)) for convert, name in zip(converters, attnames, strict=True))
             for obj in rows
         ]
-        columns = ", ".join(quote(model_field.column) for model_field in fields)
+        columns = ", ".join(quote(model_field.get_attname_column()[1] or "") for model_field in fields)
         # Only quoted names and casts are formatted in; values travel as parameters.
         if postgres:
             from psycopg2.extras import execute_values
