@@ -1017,6 +1017,18 @@ def _leads_for_emails(entries: list[_BatchItem], now: datetime.datetime) -> None
             entry.resolved = known[address]
 
 
+def _stored_events(keyed: set[tuple[str, str | None]]) -> dict[tuple[str, str | None], EngagementEvent]:
+    """The events already stored under these (source, idempotency key) pairs, in one query."""
+    found: dict[tuple[str, str | None], EngagementEvent] = {}
+    if keyed:
+        for stored in EngagementEvent.objects.filter(
+            source__in={s for s, _ in keyed}, idempotency_key__in={k for _, k in keyed}
+        ):
+            if (stored.source, stored.idempotency_key) in keyed:
+                found[(stored.source, stored.idempotency_key)] = stored
+    return found
+
+
 def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | None, now: datetime.datetime) -> None:
     """The set-based body of ``event_log_batch`` (inside its transaction)."""
     _leads_for_emails(entries, now)
@@ -1026,13 +1038,7 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
 
     # Keys stored before: those events are duplicates, answered with the original.
     keyed = {(entry.source, entry.idempotency_key) for entry in entries if entry.idempotency_key is not None}
-    originals: dict[tuple[str, str | None], EngagementEvent] = {}
-    if keyed:
-        for stored in EngagementEvent.objects.filter(
-            source__in={s for s, _ in keyed}, idempotency_key__in={k for _, k in keyed}
-        ):
-            if (stored.source, stored.idempotency_key) in keyed:
-                originals[(stored.source, stored.idempotency_key)] = stored
+    originals = _stored_events(keyed)
 
     # States: the stored one, or (first event under this version) rebuilt from the log, once.
     states: dict[int, dict[str, Any]] = {}

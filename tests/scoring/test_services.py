@@ -553,3 +553,24 @@ def test_a_batch_is_written_set_based_not_event_by_event():
     assert ScoreChange.objects.filter(cause="event").count() == 1 + 294
     # One by one this would be 600+ statements (lock and write per event).
     assert len(_statements(captured)) <= 16
+
+
+def test_a_key_stored_by_another_transaction_during_a_batch_makes_it_go_one_by_one(monkeypatch):
+    lead = lead_create(email="race@acme.example", now=NOW)
+    services.event_log(lead=lead, event_type="email_open", idempotency_key="k-2", source="api", now=NOW)
+    real_read = services._stored_events
+
+    def read_before_the_other_commit(keyed):
+        # The batch reads the stored keys before another transaction commits "k-2".
+        monkeypatch.setattr(services, "_stored_events", real_read)
+        return {}
+
+    monkeypatch.setattr(services, "_stored_events", read_before_the_other_commit)
+    items = [{"lead_id": lead.pk, "type": "page_view", "idempotency_key": f"k-{i}"} for i in range(4)]
+
+    results = services.event_log_batch(items=items, source="api", now=NOW)
+
+    assert [r.duplicate for r in results] == [False, False, True, False]
+    assert results[2].event.event_type.key == "email_open"
+    assert EngagementEvent.objects.filter(lead=lead).count() == 4
+    assert ScoreChange.objects.filter(lead=lead, cause="event").count() == 4
