@@ -1232,6 +1232,30 @@ def lead_update_scored(*, lead: Lead, **fields: Any) -> Lead:
         return lead_rescore(lead=lead)
 
 
+def _score_change(
+    lead: Lead, scores: engine.Scores, *, spec: engine.ModelSpec, cause: str, now: datetime.datetime
+) -> ScoreChange:
+    """The score-history row for moving ``lead`` (still holding its old columns) to ``scores``."""
+    return ScoreChange(
+        lead_id=lead.pk,
+        changed_at=now,
+        cause=cause,
+        model_version=spec.version,
+        score=scores.score,
+        fit_score=scores.fit,
+        engagement_score=scores.engagement,
+        temperature=scores.temperature,
+        previous_score=lead.score,
+        previous_temperature=lead.temperature,
+    )
+
+
+def _apply_scores(lead: Lead, scores: engine.Scores, *, now: datetime.datetime) -> None:
+    lead.score, lead.fit_score = scores.score, scores.fit
+    lead.engagement_score, lead.temperature = scores.engagement, scores.temperature
+    lead.updated_at = now
+
+
 def _write_rescored(
     rows: list[tuple[Lead, dict[str, Any]]], spec: engine.ModelSpec, *, now: datetime.datetime, cause: str
 ) -> tuple[int, int]:
@@ -1290,23 +1314,8 @@ def _write_rescored(
                      scores.temperature, lead.score, lead.temperature)
                 )  # fmt: skip
             else:
-                history.append(
-                    ScoreChange(
-                        lead_id=lead.pk,
-                        changed_at=now,
-                        cause=cause,
-                        model_version=spec.version,
-                        score=scores.score,
-                        fit_score=scores.fit,
-                        engagement_score=scores.engagement,
-                        temperature=scores.temperature,
-                        previous_score=lead.score,
-                        previous_temperature=lead.temperature,
-                    )
-                )
-            lead.score, lead.fit_score = scores.score, scores.fit
-            lead.engagement_score, lead.temperature = scores.engagement, scores.temperature
-            lead.updated_at = now
+                history.append(_score_change(lead, scores, spec=spec, cause=cause, now=now))
+            _apply_scores(lead, scores, now=now)
             leads_changed.append(lead)
     _bulk_update_leads(leads_changed)
     if pg:
@@ -1430,23 +1439,8 @@ def leads_cool(*, now: datetime.datetime | None = None, limit: int = 5000) -> in
             if row.next_cooling_at is not None and row.next_cooling_at <= now:
                 row.next_cooling_at = None  # cold or settled: nothing more to watch
             row.updated_at = now
-            history.append(
-                ScoreChange(
-                    lead_id=lead.pk,
-                    changed_at=now,
-                    cause=ScoreChange.Cause.DECAY,
-                    model_version=spec.version,
-                    score=scores.score,
-                    fit_score=scores.fit,
-                    engagement_score=scores.engagement,
-                    temperature=scores.temperature,
-                    previous_score=lead.score,
-                    previous_temperature=lead.temperature,
-                )
-            )
-            lead.score, lead.fit_score = scores.score, scores.fit
-            lead.engagement_score, lead.temperature = scores.engagement, scores.temperature
-            lead.updated_at = now
+            history.append(_score_change(lead, scores, spec=spec, cause=ScoreChange.Cause.DECAY, now=now))
+            _apply_scores(lead, scores, now=now)
             leads.append(lead)
         _bulk_update_leads(leads, ("score", "fit_score", "engagement_score", "temperature", "updated_at"))
         LeadScoringState.objects.bulk_update(due, ["next_cooling_at", "updated_at"], batch_size=1000)
