@@ -529,19 +529,7 @@ def _score_event(
     changed = ["score", "fit_score", "engagement_score", "temperature", "last_engaged_at", "updated_at"]
     stage_change = None
     if stage_rule is not None:
-        move = lifecycle.check_move(lead.stage, stage_rule.to_stage, by_rule=True)
-        stage_change = StageChange(
-            lead_id=lead.pk,
-            from_stage=lead.stage,
-            to_stage=stage_rule.to_stage,
-            changed_at=now,
-            rule=f"{stage_rule.name} (scoring model v{spec.version})",
-            transition=move.transition,
-            reason=stage_rule.describe(),
-            time_in_previous_stage=max(now - lead.stage_entered_at, datetime.timedelta(0)),
-        )
-        lead.stage = stage_rule.to_stage
-        lead.stage_entered_at = now
+        stage_change = _advance_by_rule(lead, stage_rule, spec=spec, now=now)
         changed += ["stage", "stage_entered_at"]
     return _Scored(
         awards=awards,
@@ -1232,6 +1220,26 @@ def lead_update_scored(*, lead: Lead, **fields: Any) -> Lead:
         return lead_rescore(lead=lead)
 
 
+def _advance_by_rule(
+    lead: Lead, rule: engine.StageRule, *, spec: engine.ModelSpec, now: datetime.datetime
+) -> StageChange:
+    """Move ``lead`` forward to ``rule.to_stage`` and return the stage-history row naming the rule."""
+    move = lifecycle.check_move(lead.stage, rule.to_stage, by_rule=True)
+    change = StageChange(
+        lead_id=lead.pk,
+        from_stage=lead.stage,
+        to_stage=rule.to_stage,
+        changed_at=now,
+        rule=f"{rule.name} (scoring model v{spec.version})",
+        transition=move.transition,
+        reason=rule.describe(),
+        time_in_previous_stage=max(now - lead.stage_entered_at, datetime.timedelta(0)),
+    )
+    lead.stage = rule.to_stage
+    lead.stage_entered_at = now
+    return change
+
+
 def _score_change(
     lead: Lead, scores: engine.Scores, *, spec: engine.ModelSpec, cause: str, now: datetime.datetime
 ) -> ScoreChange:
@@ -1286,20 +1294,7 @@ def _write_rescored(
             )
         rule = engine.stage_target(spec, stage=lead.stage, scores=scores, state=state, at=at)
         if rule is not None:
-            stage_history.append(
-                StageChange(
-                    lead_id=lead.pk,
-                    from_stage=lead.stage,
-                    to_stage=rule.to_stage,
-                    changed_at=now,
-                    rule=f"{rule.name} (scoring model v{spec.version})",
-                    transition=lifecycle.ADVANCE,
-                    reason=rule.describe(),
-                    time_in_previous_stage=max(now - lead.stage_entered_at, datetime.timedelta(0)),
-                )
-            )
-            lead.stage = rule.to_stage
-            lead.stage_entered_at = now
+            stage_history.append(_advance_by_rule(lead, rule, spec=spec, now=now))
         if (scores.score, scores.fit, scores.engagement, scores.temperature) != (
             lead.score,
             lead.fit_score,
