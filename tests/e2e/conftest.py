@@ -2,18 +2,7 @@
 
 import pytest
 
-from tests.conftest import CHROMIUM
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture(scope="session")

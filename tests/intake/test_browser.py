@@ -7,7 +7,7 @@ import pytest
 from intake.models import CaptureForm, CsvImport, FormSubmission
 from intake.services import capture_form_ensure_demo
 from leads.models import Lead
-from tests.conftest import CHROMIUM
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import LeadSourceFactory, marketer
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -28,17 +28,6 @@ def _data_from_migrations(transactional_db):
         _rerun_data_migrations()
     clear_caches()  # scoring caches event-type ids, which a flush renumbers
 
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 MESSY_CSV = (
     "E-mail Address;First Name;Surname;Company Name;Employees;Newsletter\n"
