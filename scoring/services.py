@@ -519,13 +519,9 @@ def _score_event(
         "previous_score": lead.score,
         "previous_temperature": lead.temperature,
     }
-    lead.score = scores.score
-    lead.fit_score = scores.fit
-    lead.engagement_score = scores.engagement
-    lead.temperature = scores.temperature
+    _apply_scores(lead, scores, now=now)
     if lead.last_engaged_at is None or occurred_at > lead.last_engaged_at:
         lead.last_engaged_at = occurred_at
-    lead.updated_at = now
     changed = ["score", "fit_score", "engagement_score", "temperature", "last_engaged_at", "updated_at"]
     stage_change = None
     if stage_rule is not None:
