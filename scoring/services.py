@@ -29,6 +29,7 @@ from django.db.models.functions import Lower
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
+from core.db import execute_prepared
 from leads import lifecycle
 from leads.models import CustomFieldDefinition, Lead, StageChange
 from leads.services import lead_create, lead_update, normalize_email
@@ -406,7 +407,7 @@ def _locked_lead(lead_id: int) -> Lead:
     """The lead, locked for this transaction, with ``source_name``, ``campaign_name``,
     ``state_version``, ``state_json`` and ``active_version`` set on it."""
     with connection.cursor() as cursor:
-        cursor.execute(_lock_sql(), [lead_id])
+        execute_prepared(cursor, _lock_sql(), [lead_id])
         row = cursor.fetchone()
     if row is None:
         raise Lead.DoesNotExist(f"No lead {lead_id}.")
@@ -419,7 +420,7 @@ def _locked_leads(lead_ids: list[int]) -> dict[int, Lead]:
         return {}
     ids = sorted(set(lead_ids))
     with connection.cursor() as cursor:
-        cursor.execute(_lock_sql(many=True), [ids if connection.vendor == "postgresql" else json.dumps(ids)])
+        execute_prepared(cursor, _lock_sql(many=True), [ids if connection.vendor == "postgresql" else json.dumps(ids)])
         rows = cursor.fetchall()
     return {lead.pk: lead for lead in map(_lead_from_row, rows)}
 
@@ -434,6 +435,17 @@ def _lead_copy(lead: Lead) -> Lead:
     return snapshot
 
 
+def _event_log_sql() -> str:
+    quote = connection.ops.quote_name
+    meta = EngagementEvent._meta
+    columns = ", ".join(
+        quote(meta.get_field(name).column) for name in ("lead", "event_type", "properties", "occurred_at")
+    )
+    lead = quote(meta.get_field("lead").column)
+    # Only quoted names are formatted in; the lead ids travel as a parameter.
+    return f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {lead} = ANY(%s) ORDER BY {lead}, id"  # noqa: S608
+
+
 def _events_of(lead_id: int) -> list[tuple[str, dict[str, Any], float]]:
     return _event_logs([lead_id]).get(lead_id, [])
 
@@ -442,6 +454,15 @@ def _event_logs(lead_ids: list[int]) -> dict[int, list[tuple[str, dict[str, Any]
     """The event logs of some leads in arrival order, by lead, in one query."""
     logs: dict[int, list[tuple[str, dict[str, Any], float]]] = {}
     if not lead_ids:
+        return logs
+    if connection.vendor == "postgresql":  # the event path's own statement, prepared once
+        with connection.cursor() as cursor:
+            execute_prepared(cursor, _event_log_sql(), [lead_ids])
+            rows = cursor.fetchall()
+        for lead_id, type_id, props, at in rows:
+            if isinstance(props, str):
+                props = json.loads(props)
+            logs.setdefault(lead_id, []).append((_event_type_key(type_id), props or {}, at.timestamp()))
         return logs
     query = EngagementEvent.objects.filter(lead_id__in=lead_ids) if len(lead_ids) > 1 else None
     if query is None:
@@ -782,7 +803,7 @@ def _write_event_pg(
         row = rows[name]
         params += [row[attname] if prep is None else prep(row[attname]) for attname, prep in columns]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        execute_prepared(cursor, sql, params)
         found = cursor.fetchone()
     if found is None:
         return False

@@ -95,7 +95,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A health check costs a round trip (SELECT 1) on every request; turn it on where the
+    # database or a pooler may drop idle connections (otherwise the first request on a
+    # dropped connection fails once and the connection is replaced).
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_CONN_HEALTH_CHECKS", default=False)
+# PostgreSQL: the event path's fixed statements are prepared once per connection. Turn off
+# behind a pooler in transaction mode (PgBouncer's default), where sessions are shared.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

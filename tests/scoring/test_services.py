@@ -1,9 +1,10 @@
 import datetime
 import itertools
+import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -574,3 +575,34 @@ def test_a_key_stored_by_another_transaction_during_a_batch_makes_it_go_one_by_o
     assert results[2].event.event_type.key == "email_open"
     assert EngagementEvent.objects.filter(lead=lead).count() == 4
     assert ScoreChange.objects.filter(lead=lead, cause="event").count() == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_threads_log_events_side_by_side_each_on_its_own_connection(migration_data):
+    """The event path's prepared statements belong to each thread's own connection (a web
+    worker with threads): two threads logging at once both succeed, and every event counts."""
+    leads = [lead_create(email=f"t{i}@acme.example", now=NOW) for i in range(2)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def log(lead, count: int) -> None:
+        try:
+            start.wait()
+            for i in range(count):
+                services.event_log(lead_id=lead.pk, event_type="page_view", idempotency_key=f"{lead.pk}-{i}", now=NOW)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=log, args=(lead, 20)) for lead in leads]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    for lead in leads:
+        assert EngagementEvent.objects.filter(lead=lead).count() == 20
+        assert ScoreChange.objects.filter(lead=lead, cause=ScoreChange.Cause.EVENT).count() == 20
