@@ -43,6 +43,19 @@ def count_hit(key: str, *, timeout: int) -> int:
         return 1
 
 
+def get_and_count(key: str, counter: str, *, timeout: int) -> tuple[Any, int]:
+    """``get(key)`` and ``count_hit(counter)`` together: one round trip to Redis."""
+    client = _redis()
+    if client is None:
+        return get(key), count_hit(counter, timeout=timeout)
+    with client.pipeline(transaction=False) as pipe:
+        pipe.get(key)
+        pipe.incr(counter)
+        pipe.expire(counter, timeout, nx=True)
+        raw, used, _ = pipe.execute()
+    return (None if raw is None else pickle.loads(raw)), int(used)  # noqa: S301 - see the import
+
+
 def get(key: str) -> Any:
     client = _redis()
     if client is None:
