@@ -187,6 +187,8 @@ def run_singles(
     cpu_used = server_cpu_seconds(server) - cpu_before
     latencies.sort()
     errors = sum(failures.values())
+    if not latencies:
+        raise SystemExit(f"singles: no event was accepted; answers {failures}: {sample_failure[:1]}")
     rate = len(latencies) / seconds
     p50, p95, p99 = (latencies[int(len(latencies) * q) - 1] * 1000 for q in (0.50, 0.95, 0.99))
     mean = statistics.mean(latencies) * 1000

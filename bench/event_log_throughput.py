@@ -43,11 +43,9 @@ def worker(lead_ids: list[int], count: int, seed: int, queue: multiprocessing.Qu
     for i in range(count):
         lead_id = rng.choice(lead_ids)
         event_type, properties = rng.choice(EVENT_MIX)
-        from leads.models import Lead
-
         t0 = time.perf_counter()
         services.event_log(
-            lead=Lead(pk=lead_id),
+            lead_id=lead_id,
             event_type=event_type,
             properties=properties,
             source="bench",
