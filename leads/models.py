@@ -105,6 +105,9 @@ class LeadQuerySet(models.QuerySet["Lead"]):
 
 
 class Lead(TimeStampedModel):
+    # Indexed by lead_created_idx (newest first, read either way), not by a second index of
+    # its own: every index is written again on each score change.
+    created_at = models.DateTimeField(auto_now_add=True)
     # who
     email = models.EmailField(max_length=254)
     first_name = models.CharField(max_length=100, blank=True)
@@ -127,8 +130,14 @@ class Lead(TimeStampedModel):
     first_touch_utm = models.JSONField(default=dict, blank=True)
     last_touch_utm = models.JSONField(default=dict, blank=True)
     # who works it
+    # No index of its own: lead_owner_stage_idx starts with the owner and serves its lookups.
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="leads",
+        db_index=False,
     )
     # lifecycle
     stage = models.CharField(max_length=10, choices=Stage.choices, default=Stage.RAW)
