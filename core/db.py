@@ -10,11 +10,16 @@ session of its own (a direct connection, or a pooler in session mode); with
 ``DATABASE_PREPARED_STATEMENTS=false`` every statement is sent as it is instead.
 """
 
+import datetime
 import hashlib
+import io
+import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections
 
 _PLACEHOLDER = re.compile(r"%s")
@@ -59,3 +64,39 @@ def execute_prepared(cursor: Any, sql: str, params: list[Any]) -> None:
     if count != len(params):
         raise ValueError(f"{name} takes {count} parameters, got {len(params)}.")
     cursor.execute(execute, params)
+
+
+# --- COPY: bulk loads on PostgreSQL ---------------------------------------------------------
+
+
+def copy_value(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if type(value) is str:
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+        return value
+    if value is None:
+        return "\\N"
+    if value == {}:
+        return "{}"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return f"{value.total_seconds()} seconds"
+    if isinstance(value, dict | list):
+        value = json.dumps(value, cls=DjangoJSONEncoder)
+    text = str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text
+
+
+def copy_in(cursor: Any, table: str, columns: list[str], rows: Iterable[list[str]]) -> None:
+    """COPY rows of already-encoded values (see ``copy_value``) into ``table``."""
+    buffer = io.StringIO()
+    buffer.writelines("\t".join(row) + "\n" for row in rows)
+    buffer.seek(0)
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    cursor.copy_expert(f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", buffer)

@@ -11,18 +11,17 @@ historical outcome, when the file has one); past events go through
 import csv
 import datetime
 import io
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core.db import copy_in, copy_value
 from intake import csv_rows
 from intake.models import CsvImport, ImportReject
 from leads import services as lead_services
@@ -361,39 +360,6 @@ def _import_chunk(
     csv_import.rejected_count += sum(1 for r in rejects if r.raw)
 
 
-def _copy_value(value: Any) -> str:
-    """One value in PostgreSQL's COPY text format."""
-    if type(value) is str:
-        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-            return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-        return value
-    if value is None:
-        return "\\N"
-    if value == {}:
-        return "{}"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime.datetime | datetime.date):
-        return value.isoformat()
-    if isinstance(value, datetime.timedelta):
-        return f"{value.total_seconds()} seconds"
-    if isinstance(value, dict | list):
-        value = json.dumps(value, cls=DjangoJSONEncoder)
-    text = str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
-
-
-def _copy_in(cursor: Any, table: str, columns: list[str], rows: Iterator[list[str]] | list[list[str]]) -> None:
-    """COPY rows of already-encoded values (see ``_copy_value``) into ``table``."""
-    buffer = io.StringIO()
-    buffer.writelines("\t".join(row) + "\n" for row in rows)
-    buffer.seek(0)
-    quote = connection.ops.quote_name
-    cursor.copy_expert(f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", buffer)
-
-
 def _bulk_update(leads: list[Lead], names: list[str]) -> None:
     """Write many leads' columns at once. On PostgreSQL: COPY into a temporary table, then one
     ``UPDATE ... FROM`` (Django's ``bulk_update`` builds a CASE per column whose cost grows with the
@@ -408,11 +374,11 @@ def _bulk_update(leads: list[Lead], names: list[str]) -> None:
     assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TEMPORARY TABLE intake_lead_update (id bigint, {definition}) ON COMMIT DROP")
-        _copy_in(
+        copy_in(
             cursor,
             "intake_lead_update",
             ["id", *columns],
-            ([str(lead.pk), *[_copy_value(getattr(lead, f.attname)) for f in fields]] for lead in leads),
+            ([str(lead.pk), *[copy_value(getattr(lead, f.attname)) for f in fields]] for lead in leads),
         )
         table = quote(Lead._meta.db_table)
         cursor.execute(f"UPDATE {table} AS l SET {assignments} FROM intake_lead_update AS v WHERE l.id = v.id")  # noqa: S608
@@ -486,20 +452,20 @@ def _insert_rows(
         fields = [f for f in model._meta.concrete_fields if not f.primary_key]
         # Defaults are encoded once; only the values a row names are encoded per row.
         defaults = [
-            _copy_value(now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default())
+            copy_value(now if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False) else f.get_default())
             for f in fields
         ]
         offset = 1 if with_ids else 0
         position = {f.attname: index for index, f in enumerate(fields, start=offset)}
-        now_text = _copy_value(now)
+        now_text = copy_value(now)
         encoded = []
         for number, record in enumerate(records):
             row = [str(ids[number]), *defaults] if with_ids else defaults.copy()
             for name, value in record.items():
-                row[position[name]] = now_text if value is now else _copy_value(value)
+                row[position[name]] = now_text if value is now else copy_value(value)
             encoded.append(row)
         columns = [str(f.column) for f in fields]
-        _copy_in(cursor, table, ["id", *columns] if with_ids else columns, encoded)
+        copy_in(cursor, table, ["id", *columns] if with_ids else columns, encoded)
     return ids
 
 

@@ -242,7 +242,14 @@ def _clamp(value: float) -> float:
 
 
 def engagement_at(spec: ModelSpec, state: Mapping[str, Any], at: float) -> float:
-    return _clamp(sum(engagement_points(spec, state, at).values()))
+    """``sum(engagement_points(...))``, clamped; summed in place (replays call it per event)."""
+    total = 0.0
+    rules = spec.engagement_rule_by_key
+    for key, rule_state in (state.get("rules", {}) if state else {}).items():
+        rule = rules.get(key)
+        if rule is not None:
+            total += rule_state["s"] * _decay(rule, at - rule_state["t"])
+    return _clamp(total)
 
 
 def fit_matches(spec: ModelSpec, values: Mapping[str, Any]) -> list[FitRule]:

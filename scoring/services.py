@@ -29,7 +29,7 @@ from django.db.models.functions import Lower
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
-from core.db import execute_prepared
+from core.db import copy_in, copy_value, execute_prepared
 from leads import lifecycle
 from leads.models import CustomFieldDefinition, Lead, StageChange
 from leads.services import lead_create, lead_update, normalize_email
@@ -1731,16 +1731,10 @@ def leads_score_replay(*, first_id: int, last_id: int, now: datetime.datetime | 
     so callers run it once per batch of new leads.
     """
     now = now or timezone.now()
-    model = active_model()
-    spec = spec_for_version(model.version) if model is not None else None
-    if spec is None:
+    setup = _replay_setup()
+    if setup is None:
         return 0
-    keys = {pk: key for key, (pk, _) in _event_type_ids(refresh=True).items()}
-    with_conditions = {
-        pk
-        for pk, key in keys.items()
-        if any(rule.condition is not None for rule in spec.rules_for_event_type.get(key, ()))
-    }
+    spec, keys, with_conditions = setup
     scored = 0
     last = first_id - 1
     while last < last_id:
@@ -1782,6 +1776,90 @@ def _event_rows(first_id: int, last_id: int) -> Iterator[tuple[int, int, int, An
                 yield lead_id, event_id, type_id, props, at
 
 
+@dataclass
+class ReplayRows:
+    """What replaying some leads' logs writes besides the lead columns: their scoring states
+    and score history, as plain rows (``STATE_COLUMNS``, ``HISTORY_COLUMNS``)."""
+
+    state_rows: list[tuple[Any, ...]] = field(default_factory=list)
+    history_rows: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def _replay_one(
+    spec: engine.ModelSpec,
+    lead: Lead,
+    log: list[tuple[int, int, Any, float]],
+    keys: dict[int, str],
+    with_conditions: set[int],
+    now: datetime.datetime,
+    rows: ReplayRows,
+) -> tuple[tuple[Any, ...], list[tuple[float, int]]]:
+    """Replay one lead's log ``(event id, event type id, properties, epoch seconds)``: add its
+    state and history rows to ``rows``; return its score columns (``REPLAY_LEAD_COLUMNS``) and
+    the points of each event that earned some."""
+    at_now = now.timestamp()
+    thresholds = spec.thresholds
+    event_points: list[tuple[float, int]] = []
+    values = lead_values(lead)
+    fit = round(min(100.0, max(0.0, sum(rule.points for rule in engine.fit_matches(spec, values)))), 2)
+    state = engine.empty_state()
+    score, temperature = lead.score, lead.temperature
+    last_engaged = lead.last_engaged_at
+    for event_id, type_id, props, at in log:
+        before = engine.engagement_at(spec, state, at)
+        temperature = engine.next_temperature(thresholds, temperature, before)  # cooled meanwhile
+        previous = (engine.combine(spec, fit, before) if state["rules"] else score, temperature)
+        if type_id in with_conditions and isinstance(props, str):
+            props = json.loads(props)
+        awards = engine.fold_event(
+            spec,
+            state,
+            event_type=keys[type_id],
+            properties=props if type_id in with_conditions and props else {},
+            at=at,
+        )
+        points = sum(points for _, points in awards)
+        if points:
+            event_points.append((points, event_id))
+        engagement = engine.engagement_at(spec, state, at)
+        score = engine.combine(spec, fit, engagement)
+        temperature = engine.next_temperature(thresholds, temperature, engagement)
+        if (score, temperature) != previous:
+            rows.history_rows.append(
+                (lead.pk, _ts(at), ScoreChange.Cause.EVENT, event_id, spec.version, score, round(fit, 2),
+                 round(engagement, 2), temperature, previous[0], previous[1])
+            )  # fmt: skip
+        occurred = _ts(at)
+        if last_engaged is None or (occurred is not None and occurred > last_engaged):
+            last_engaged = occurred
+    scores = engine.evaluate(spec, state, values, at=at_now, temperature=temperature)
+    if (scores.score, scores.temperature) != (score, temperature):
+        cause = ScoreChange.Cause.DECAY if log else ScoreChange.Cause.RESCORE
+        rows.history_rows.append(
+            (lead.pk, now, cause, None, spec.version, scores.score, scores.fit, scores.engagement,
+             scores.temperature, score, temperature)
+        )  # fmt: skip
+    cooling = _ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=at_now))
+    rows.state_rows.append((lead.pk, spec.version, json.dumps(state), cooling, now))
+    return (scores.score, scores.fit, scores.engagement, scores.temperature, last_engaged), event_points
+
+
+def _replay_setup() -> tuple[engine.ModelSpec, dict[int, str], set[int]] | None:
+    """The active model's spec, event type keys by id, and the ids of the types whose rules
+    read properties (the others' properties need not be decoded); None without a model."""
+    model = active_model()
+    spec = spec_for_version(model.version) if model is not None else None
+    if spec is None:
+        return None
+    keys = {pk: key for key, (pk, _) in _event_type_ids(refresh=True).items()}
+    with_conditions = {
+        pk
+        for pk, key in keys.items()
+        if any(rule.condition is not None for rule in spec.rules_for_event_type.get(key, ()))
+    }
+    return spec, keys, with_conditions
+
+
 def _replay_chunk(
     spec: engine.ModelSpec,
     leads: list[Lead],
@@ -1789,59 +1867,67 @@ def _replay_chunk(
     with_conditions: set[int],
     now: datetime.datetime,
 ) -> None:
-    at_now = now.timestamp()
-    thresholds = spec.thresholds
     logs: dict[int, list[tuple[int, int, Any, float]]] = {lead.pk: [] for lead in leads}
     for lead_id, event_id, type_id, props, at in _event_rows(leads[0].pk, leads[-1].pk):
         if lead_id in logs:
             logs[lead_id].append((event_id, type_id, props, at))
     lead_rows: list[tuple[Any, ...]] = []
-    state_rows: list[tuple[Any, ...]] = []
-    history_rows: list[tuple[Any, ...]] = []
+    rows = ReplayRows()
     event_points: list[tuple[float, int]] = []
     for lead in leads:
-        fit = round(min(100.0, max(0.0, sum(rule.points for rule in engine.fit_matches(spec, lead_values(lead))))), 2)
-        state = engine.empty_state()
-        score, temperature = lead.score, lead.temperature
-        last_engaged = lead.last_engaged_at
-        for event_id, type_id, props, at in logs[lead.pk]:
-            before = engine.engagement_at(spec, state, at)
-            temperature = engine.next_temperature(thresholds, temperature, before)  # cooled meanwhile
-            previous = (engine.combine(spec, fit, before) if state["rules"] else score, temperature)
-            if type_id in with_conditions and isinstance(props, str):
-                props = json.loads(props)
-            awards = engine.fold_event(
-                spec,
-                state,
-                event_type=keys[type_id],
-                properties=props if type_id in with_conditions and props else {},
-                at=at,
-            )
-            points = sum(points for _, points in awards)
-            if points:
-                event_points.append((points, event_id))
-            engagement = engine.engagement_at(spec, state, at)
-            score = engine.combine(spec, fit, engagement)
-            temperature = engine.next_temperature(thresholds, temperature, engagement)
-            if (score, temperature) != previous:
-                history_rows.append(
-                    (lead.pk, _ts(at), ScoreChange.Cause.EVENT, event_id, spec.version, score, round(fit, 2),
-                     round(engagement, 2), temperature, previous[0], previous[1])
-                )  # fmt: skip
-            occurred = _ts(at)
-            if last_engaged is None or (occurred is not None and occurred > last_engaged):
-                last_engaged = occurred
-        scores = engine.evaluate(spec, state, lead_values(lead), at=at_now, temperature=temperature)
-        if (scores.score, scores.temperature) != (score, temperature):
-            cause = ScoreChange.Cause.DECAY if logs[lead.pk] else ScoreChange.Cause.RESCORE
-            history_rows.append(
-                (lead.pk, now, cause, None, spec.version, scores.score, scores.fit, scores.engagement,
-                 scores.temperature, score, temperature)
-            )  # fmt: skip
-        cooling = _ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=at_now))
-        state_rows.append((lead.pk, spec.version, json.dumps(state), cooling, now))
-        lead_rows.append((scores.score, scores.fit, scores.engagement, scores.temperature, last_engaged, lead.pk))
-    _write_replayed(leads, lead_rows, state_rows, history_rows, event_points)
+        columns, points = _replay_one(spec, lead, logs[lead.pk], keys, with_conditions, now, rows)
+        lead_rows.append((*columns, lead.pk))
+        event_points += points
+    _write_replayed(leads, lead_rows, rows.state_rows, rows.history_rows, event_points)
+
+
+def leads_score_planned(
+    *, leads: list[Lead], events: dict[int, list[EngagementEvent]], now: datetime.datetime
+) -> ReplayRows:
+    """For new leads and their past events, not yet stored but with their ids given (a bulk
+    load such as the demo seed): score them as ``leads_score_replay`` would once stored, in
+    memory. Sets each lead's score columns and each event's points, and returns the state and
+    history rows, which ``replay_rows_write`` stores after the leads and events themselves.
+    ``events`` holds each lead's events by lead id, in arrival order."""
+    rows = ReplayRows()
+    setup = _replay_setup()
+    if setup is None:
+        return rows
+    spec, keys, with_conditions = setup
+    for lead in leads:
+        mine = events.get(lead.pk, [])
+        log = [(event.pk, event.event_type_id, event.properties, event.occurred_at.timestamp()) for event in mine]
+        columns, points = _replay_one(spec, lead, log, keys, with_conditions, now, rows)
+        lead.score, lead.fit_score, lead.engagement_score, lead.temperature, lead.last_engaged_at = columns
+        if points:
+            earned = {event_id: value for value, event_id in points}
+            for event in mine:
+                event.points = earned.get(event.pk, event.points)
+    return rows
+
+
+def replay_rows_write(rows: ReplayRows) -> None:
+    """Store the state and history rows of ``leads_score_planned`` (their leads and events first)."""
+    if connection.vendor == "postgresql":  # COPY: new rows only, many of them
+        with connection.cursor() as cursor:
+            for model, names, values in (
+                (LeadScoringState, STATE_COLUMNS, rows.state_rows),
+                (ScoreChange, HISTORY_COLUMNS, rows.history_rows),
+            ):
+                columns = [str(model._meta.get_field(name).column) for name in names]
+                copy_in(cursor, model._meta.db_table, columns, ([copy_value(v) for v in row] for row in values))
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        _sqlite_insert(
+            cursor,
+            LeadScoringState,
+            STATE_COLUMNS,
+            [(a, b, c, adapt(d), adapt(e)) for a, b, c, d, e in rows.state_rows],
+        )
+        _sqlite_insert(
+            cursor, ScoreChange, HISTORY_COLUMNS, [(row[0], adapt(row[1]), *row[2:]) for row in rows.history_rows]
+        )
 
 
 REPLAY_LEAD_COLUMNS = ("score", "fit_score", "engagement_score", "temperature", "last_engaged_at")

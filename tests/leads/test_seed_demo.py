@@ -107,6 +107,32 @@ def test_a_seeded_score_is_what_its_explanation_adds_up_to(demo_settings):
         assert abs(lead.score - combined) <= 0.51
 
 
+def test_the_seeds_scores_are_what_replaying_the_stored_event_logs_gives(demo_settings):
+    """The seed scores its leads in memory before writing them; scoring the stored rows
+    afterwards (``leads_score_replay``) must give the same columns, points, state and history."""
+    with time_machine.travel(NOW, tick=False):
+        call_command("seed_demo", leads=120)
+
+    columns = ("id", "score", "fit_score", "engagement_score", "temperature", "last_engaged_at")
+    history_columns = ("lead_id", "changed_at", "cause", "event_id", "score", "fit_score", "temperature")
+    seeded = list(Lead.objects.order_by("id").values_list(*columns))
+    points = dict(EngagementEvent.objects.values_list("id", "points"))
+    states = dict(LeadScoringState.objects.values_list("lead_id", "engagement_state"))
+    history = sorted(ScoreChange.objects.values_list(*history_columns))
+    assert any(points.values()) and history
+
+    ScoreChange.objects.all().delete()
+    LeadScoringState.objects.all().delete()
+    EngagementEvent.objects.update(points=0)
+    Lead.objects.update(score=0, fit_score=0, engagement_score=0, temperature=Temperature.COLD, last_engaged_at=None)
+    services.leads_score_replay(first_id=seeded[0][0], last_id=seeded[-1][0], now=NOW)
+
+    assert list(Lead.objects.order_by("id").values_list(*columns)) == seeded
+    assert dict(EngagementEvent.objects.values_list("id", "points")) == points
+    assert dict(LeadScoringState.objects.values_list("lead_id", "engagement_state")) == states
+    assert sorted(ScoreChange.objects.values_list(*history_columns)) == history
+
+
 def test_seeded_leads_have_events_state_and_history(demo_settings):
     with time_machine.travel(NOW, tick=False):
         call_command("seed_demo", leads=300)
