@@ -1731,7 +1731,7 @@ def leads_score_replay(*, first_id: int, last_id: int, now: datetime.datetime | 
     so callers run it once per batch of new leads.
     """
     now = now or timezone.now()
-    setup = _replay_setup()
+    setup = replay_setup()
     if setup is None:
         return 0
     spec, keys, with_conditions = setup
@@ -1844,7 +1844,7 @@ def _replay_one(
     return (scores.score, scores.fit, scores.engagement, scores.temperature, last_engaged), event_points
 
 
-def _replay_setup() -> tuple[engine.ModelSpec, dict[int, str], set[int]] | None:
+def replay_setup() -> tuple[engine.ModelSpec, dict[int, str], set[int]] | None:
     """The active model's spec, event type keys by id, and the ids of the types whose rules
     read properties (the others' properties need not be decoded); None without a model."""
     model = active_model()
@@ -1882,16 +1882,22 @@ def _replay_chunk(
 
 
 def leads_score_planned(
-    *, leads: list[Lead], events: dict[int, list[EngagementEvent]], now: datetime.datetime
+    *,
+    leads: list[Lead],
+    events: dict[int, list[EngagementEvent]],
+    now: datetime.datetime,
+    setup: tuple[engine.ModelSpec, dict[int, str], set[int]] | None | bool = True,
 ) -> ReplayRows:
     """For new leads and their past events, not yet stored but with their ids given (a bulk
     load such as the demo seed): score them as ``leads_score_replay`` would once stored, in
     memory. Sets each lead's score columns and each event's points, and returns the state and
     history rows, which ``replay_rows_write`` stores after the leads and events themselves.
-    ``events`` holds each lead's events by lead id, in arrival order."""
+    ``events`` holds each lead's events by lead id, in arrival order. ``setup`` is what
+    ``replay_setup()`` gave, when read before (this then runs without a query)."""
     rows = ReplayRows()
-    setup = _replay_setup()
-    if setup is None:
+    if setup is True:
+        setup = replay_setup()
+    if not setup:
         return rows
     spec, keys, with_conditions = setup
     for lead in leads:

@@ -28,6 +28,7 @@ import json
 import operator
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -36,7 +37,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractUser, Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
 from django.db.models.base import ModelState
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
@@ -47,7 +48,7 @@ from intake.services import capture_form_ensure_demo
 from leads import roles
 from leads.models import Activity, Campaign, Lead, LeadSource, LostReason, Stage, StageChange
 from scoring.models import EngagementEvent, EventType
-from scoring.services import leads_score_planned, replay_rows_write
+from scoring.services import ReplayRows, leads_score_planned, replay_rows_write, replay_setup
 
 DEFAULT_DEBUG_PASSWORD = "demo-pass-123"  # noqa: S105 - the documented demo password, used only in DEBUG
 DEMO_EMAIL_DOMAIN = ".example"  # every demo lead's e-mail ends with it (RFC 2606: never a real address)
@@ -465,47 +466,92 @@ def seed_campaigns(ctx: SeedContext) -> list[Campaign]:
 
 
 def seed_leads(ctx: SeedContext, *, target: int) -> int:
-    """Top the demo leads up to ``target``, in chunks; returns how many were created."""
+    """Top the demo leads up to ``target``, in chunks; returns how many were created.
+
+    A planning thread works one chunk ahead: while this thread writes a chunk (waiting on the
+    database most of the time), the next one is planned and scored in memory."""
     existing = demo_leads().count()
     missing = max(0, target - existing)
-    created = 0
-    index = existing
+    if not missing:
+        return 0
     if connection.vendor == "sqlite" and missing > CHUNK:
         # A large seed outgrows SQLite's 2 MB page cache: its index writes then read pages back
         # all the time. A bigger cache for this connection, while the seed runs.
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size = -262144")  # KiB: 256 MB at most
-    while created < missing:
-        size = min(CHUNK, missing - created)
-        plans = [plan_lead(ctx, index + offset) for offset in range(size)]
-        index += size
-        taken = set(Lead.objects.filter(email__in=[plan.lead.email for plan in plans]).values_list("email", flat=True))
-        plans = [plan for plan in plans if plan.lead.email not in taken]
-        with transaction.atomic():  # a chunk is written and scored whole, or not at all
-            if connection.vendor == "postgresql":
-                # Demo data: a crash loses at most the last chunk, which the next run writes again.
-                with connection.cursor() as cursor:
-                    cursor.execute("SET LOCAL synchronous_commit TO OFF")
-            write_plans(ctx, plans)
-        created += len(plans)
+    setup = replay_setup()
+    ids = IdSource([Lead, StageChange, Activity, EngagementEvent])
+    for campaign in ctx.campaigns:
+        campaign.source  # noqa: B018 - loaded here: the planning thread must not query
+    sizes = [min(CHUNK, missing - start) for start in range(0, missing, CHUNK)]
+    starts = [existing + start for start in range(0, missing, CHUNK)]
+    created = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="seed-plan") as planner:
+        try:
+            pending = planner.submit(prepare_chunk, ctx, ids, setup, starts[0], sizes[0])
+            for number in range(len(sizes)):
+                chunk = pending.result()
+                if number + 1 < len(sizes):
+                    pending = planner.submit(prepare_chunk, ctx, ids, setup, starts[number + 1], sizes[number + 1])
+                created += write_chunk(chunk)
+        finally:
+            planner.submit(connections.close_all).result()  # the planning thread's own connection
     return created
 
 
 @dataclass
-class LeadPlan:
-    """One lead to write, with its history (bound to the lead once it has an id)."""
+class PreparedChunk:
+    """A chunk of planned leads with their rows, ids given and scores worked out."""
 
-    lead: Lead
-    stage_changes: list[StageChange]
+    plans: "list[LeadPlan]"
+    changes: list[StageChange]
     activities: list[Activity]
-    events: list[tuple[str, datetime.datetime, dict[str, object]]] = field(default_factory=list)
+    events: list[EngagementEvent]
+    scored: ReplayRows
 
 
-def write_plans(ctx: SeedContext, plans: list[LeadPlan]) -> None:
-    """Write the leads with their history, scored: the scores and points are worked out in
-    memory from the planned events first, so that every row is written once, complete."""
+class IdSource:
+    """Ids for the seed's new rows, handed out before they are written (the planning thread
+    works ahead of the writes): from each table's sequence on PostgreSQL; on SQLite counted on
+    from the largest id, read once here (the seed is the only writer while it runs)."""
+
+    def __init__(self, models_: list[type[models.Model]]) -> None:
+        self.postgres = connection.vendor == "postgresql"
+        self.next: dict[type[models.Model], int] = {}
+        if not self.postgres:
+            with connection.cursor() as cursor:
+                for model in models_:
+                    quote = connection.ops.quote_name
+                    table, column = quote(model._meta.db_table), quote(model._meta.pk.column)
+                    cursor.execute(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")  # noqa: S608
+                    self.next[model] = cursor.fetchone()[0] + 1
+
+    def give(self, rows: Sequence[models.Model]) -> None:
+        if not rows:
+            return
+        meta = rows[0]._meta
+        if self.postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                    [meta.db_table, meta.pk.column, len(rows)],
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+        else:
+            first = self.next[type(rows[0])]
+            self.next[type(rows[0])] = first + len(rows)
+            ids = list(range(first, first + len(rows)))
+        for obj, pk in zip(rows, ids, strict=True):
+            obj.pk = pk
+
+
+def prepare_chunk(ctx: SeedContext, ids: IdSource, setup: Any, first_index: int, size: int) -> PreparedChunk:
+    """Plan ``size`` leads from ``first_index`` on, give every row its id and score the leads
+    from their planned events in memory (``leads_score_planned``): each row is then written
+    once, complete."""
+    plans = [plan_lead(ctx, first_index + offset) for offset in range(size)]
     leads = [plan.lead for plan in plans]
-    assign_ids(leads)
+    ids.give(leads)
     changes, activities, events = [], [], []
     events_by_lead: dict[int, list[EngagementEvent]] = {}
     for plan in plans:
@@ -529,35 +575,51 @@ def write_plans(ctx: SeedContext, plans: list[LeadPlan]) -> None:
         ]
         events_by_lead[plan.lead.pk] = mine
         events += mine
-    assign_ids(events)
-    scored = leads_score_planned(leads=leads, events=events_by_lead, now=ctx.now)
-    insert_rows(leads, now=ctx.now)
-    insert_rows(changes, now=ctx.now)
-    insert_rows(activities, now=ctx.now)
-    insert_rows(events, now=ctx.now)
-    replay_rows_write(scored)
+    for rows in (changes, activities, events):
+        ids.give(rows)
+    scored = leads_score_planned(leads=leads, events=events_by_lead, now=ctx.now, setup=setup)
+    return PreparedChunk(plans=plans, changes=changes, activities=activities, events=events, scored=scored)
 
 
-def assign_ids(rows: Sequence[models.Model]) -> None:
-    """Give new rows of one model their ids ahead of ``insert_rows``: from the sequence on
-    PostgreSQL, after the largest id on SQLite (the seed is the only writer while it runs)."""
-    if not rows:
-        return
-    meta = rows[0]._meta
-    with connection.cursor() as cursor:
+def write_chunk(chunk: PreparedChunk) -> int:
+    """Write a prepared chunk in one transaction (leads already there are left out); returns
+    how many leads it added."""
+    emails = [plan.lead.email for plan in chunk.plans]
+    taken = set(Lead.objects.filter(email__in=emails).values_list("email", flat=True))
+    if taken:  # written by an earlier run: leave those leads and their rows out
+        gone = {plan.lead.pk for plan in chunk.plans if plan.lead.email in taken}
+        chunk.plans = [plan for plan in chunk.plans if plan.lead.pk not in gone]
+        chunk.changes = [row for row in chunk.changes if row.lead_id not in gone]
+        chunk.activities = [row for row in chunk.activities if row.lead_id not in gone]
+        chunk.events = [row for row in chunk.events if row.lead_id not in gone]
+        chunk.scored = ReplayRows(
+            state_rows=[row for row in chunk.scored.state_rows if row[0] not in gone],
+            history_rows=[row for row in chunk.scored.history_rows if row[0] not in gone],
+        )
+    if not chunk.plans:
+        return 0
+    now = chunk.scored.state_rows[0][-1] if chunk.scored.state_rows else timezone.now()
+    with transaction.atomic():  # a chunk is written and scored whole, or not at all
         if connection.vendor == "postgresql":
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, meta.pk.column, len(rows)],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-        else:
-            quote = connection.ops.quote_name
-            cursor.execute(f"SELECT COALESCE(MAX({quote(meta.pk.column)}), 0) FROM {quote(meta.db_table)}")  # noqa: S608
-            first = cursor.fetchone()[0] + 1
-            ids = list(range(first, first + len(rows)))
-    for obj, pk in zip(rows, ids, strict=True):
-        obj.pk = pk
+            # Demo data: a crash loses at most the last chunk, which the next run writes again.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        insert_rows([plan.lead for plan in chunk.plans], now=now)
+        insert_rows(chunk.changes, now=now)
+        insert_rows(chunk.activities, now=now)
+        insert_rows(chunk.events, now=now)
+        replay_rows_write(chunk.scored)
+    return len(chunk.plans)
+
+
+@dataclass
+class LeadPlan:
+    """One lead to write, with its history (bound to the lead once it has an id)."""
+
+    lead: Lead
+    stage_changes: list[StageChange]
+    activities: list[Activity]
+    events: list[tuple[str, datetime.datetime, dict[str, object]]] = field(default_factory=list)
 
 
 _BLUEPRINTS: dict[type, tuple[dict[str, Any], list[tuple[str, Callable[[], Any]]], dict[str, str]]] = {}
@@ -598,8 +660,7 @@ def build(model: type[models.Model], **values: Any) -> Any:
 
 
 def insert_rows(rows: Sequence[models.Model], *, now: datetime.datetime) -> None:
-    """Insert new model instances of one model, giving them ids first where they have none
-    (``assign_ids``), like ``bulk_create``.
+    """Insert new model instances of one model, their ids given (``IdSource``).
 
     Profiling showed ``bulk_create`` spending most of its time compiling SQL per value; this
     prepares each column once per type and sends plain rows (``executemany`` on SQLite, COPY
@@ -607,8 +668,6 @@ def insert_rows(rows: Sequence[models.Model], *, now: datetime.datetime) -> None
     """
     if not rows:
         return
-    if rows[0].pk is None:
-        assign_ids(rows)
     meta = rows[0]._meta
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
