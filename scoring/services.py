@@ -50,6 +50,7 @@ User = AbstractBaseUser | AnonymousUser
 
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 MAX_BATCH = 1000
+UNSUBSCRIBE_EVENT = "unsubscribe"
 EVENT_TYPE_CACHE_SECONDS = 30.0
 
 
@@ -527,6 +528,9 @@ def _score_event(
         lead.stage_entered_at,
         lead.last_engaged_at,
         lead.updated_at,
+        lead.unsubscribed,
+        lead.unsubscribed_at,
+        lead.email_opt_in,
     )
     score_change = {
         "lead_id": lead.pk,
@@ -544,6 +548,7 @@ def _score_event(
     if lead.last_engaged_at is None or occurred_at > lead.last_engaged_at:
         lead.last_engaged_at = occurred_at
     changed = ["score", "fit_score", "engagement_score", "temperature", "last_engaged_at", "updated_at"]
+    changed += _unsubscribe(lead, event_type, occurred_at)
     stage_change = None
     if stage_rule is not None:
         stage_change = _advance_by_rule(lead, stage_rule, spec=spec, now=now)
@@ -561,6 +566,20 @@ def _score_event(
     )
 
 
+UNSUBSCRIBE_COLUMNS = ("unsubscribed", "unsubscribed_at", "email_opt_in")
+
+
+def _unsubscribe(lead: Lead, event_type: str, occurred_at: datetime.datetime) -> list[str]:
+    """An ``unsubscribe`` event withdraws the lead's e-mail consent: it is marked unsubscribed
+    (since the first such event) and no longer opted in. The columns changed, if any."""
+    if event_type != UNSUBSCRIBE_EVENT or (lead.unsubscribed and not lead.email_opt_in):
+        return []
+    lead.unsubscribed = True
+    lead.unsubscribed_at = lead.unsubscribed_at or occurred_at
+    lead.email_opt_in = False
+    return list(UNSUBSCRIBE_COLUMNS)
+
+
 def _restore(lead: Lead, previous: tuple[Any, ...]) -> None:
     (
         lead.score,
@@ -571,6 +590,9 @@ def _restore(lead: Lead, previous: tuple[Any, ...]) -> None:
         lead.stage_entered_at,
         lead.last_engaged_at,
         lead.updated_at,
+        lead.unsubscribed,
+        lead.unsubscribed_at,
+        lead.email_opt_in,
     ) = previous
 
 
@@ -606,6 +628,9 @@ def _log_one(
         # No published model yet: keep the event, score nothing.
         if _insert_event(event) is None:
             return _duplicate(lead, source, idempotency_key)
+        changed = _unsubscribe(lead, event_type, occurred_at)
+        if changed:
+            Lead.objects.filter(pk=lead.pk).update(**{name: getattr(lead, name) for name in changed})
         return EventResult(event=event, lead=lead)
 
     # The first event under a model version rebuilds the lead's state from its log, once.
@@ -913,6 +938,7 @@ BATCH_LEAD_COLUMNS = (
     "stage",
     "stage_entered_at",
     "updated_at",
+    *UNSUBSCRIBE_COLUMNS,
 )
 
 

@@ -606,3 +606,42 @@ def test_threads_log_events_side_by_side_each_on_its_own_connection(migration_da
     for lead in leads:
         assert EngagementEvent.objects.filter(lead=lead).count() == 20
         assert ScoreChange.objects.filter(lead=lead, cause=ScoreChange.Cause.EVENT).count() == 20
+
+
+def test_an_unsubscribe_event_withdraws_the_leads_email_consent():
+    lead = lead_create(email="opt@acme.example", email_opt_in=True, now=NOW)
+    services.event_log(lead=lead, event_type="page_view", now=NOW)
+    lead.refresh_from_db()
+    assert lead.email_opt_in and not lead.unsubscribed
+
+    at = NOW - datetime.timedelta(hours=2)
+    services.event_log(lead=lead, event_type="unsubscribe", occurred_at=at, idempotency_key="u-1", now=NOW)
+    lead.refresh_from_db()
+    assert lead.unsubscribed
+    assert lead.unsubscribed_at == at
+    assert not lead.email_opt_in
+
+    # A later unsubscribe keeps the first date; the repeated key is a duplicate and changes nothing.
+    repeat = services.event_log(lead=lead, event_type="unsubscribe", idempotency_key="u-1", now=NOW)
+    assert repeat.duplicate
+    services.event_log(lead=lead, event_type="unsubscribe", now=NOW)
+    lead.refresh_from_db()
+    assert lead.unsubscribed_at == at
+
+
+def test_a_batch_unsubscribe_withdraws_consent_too():
+    lead = lead_create(email="batch-opt@acme.example", email_opt_in=True, now=NOW)
+    other = lead_create(email="stays@acme.example", email_opt_in=True, now=NOW)
+    services.event_log_batch(
+        items=[
+            {"lead_id": lead.pk, "type": "page_view"},
+            {"lead_id": lead.pk, "type": "unsubscribe"},
+            {"lead_id": other.pk, "type": "email_open"},
+        ],
+        source="api",
+        now=NOW,
+    )
+    lead.refresh_from_db()
+    other.refresh_from_db()
+    assert lead.unsubscribed and not lead.email_opt_in and lead.unsubscribed_at == NOW
+    assert other.email_opt_in and not other.unsubscribed
