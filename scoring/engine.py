@@ -271,13 +271,28 @@ def combine(spec: ModelSpec, fit: float, engagement: float) -> int:
 
 
 def evaluate(
-    spec: ModelSpec, state: Mapping[str, Any], values: Mapping[str, Any], *, at: float, temperature: str
+    spec: ModelSpec,
+    state: Mapping[str, Any],
+    values: Mapping[str, Any],
+    *,
+    at: float,
+    temperature: str,
+    explain: bool = True,
 ) -> Scores:
-    """The lead's scores at ``at`` given its engagement state, attributes and current temperature."""
+    """The lead's scores at ``at`` given its engagement state, attributes and current temperature;
+    without ``explain`` the contributions are left empty (the event path stores only the scores)."""
     matched = fit_matches(spec, values)
     fit = _clamp(sum(rule.points for rule in matched))
     decayed = engagement_points(spec, state, at)
     engagement = _clamp(sum(decayed.values()))
+    if not explain:
+        return Scores(
+            fit=round(fit, 2),
+            engagement=round(engagement, 2),
+            score=combine(spec, fit, engagement),
+            temperature=next_temperature(spec.thresholds, temperature, engagement),
+            contributions=(),
+        )
     contributions = [Contribution(rule=rule.name, kind="fit", points=rule.points) for rule in matched]
     rules_state = state.get("rules", {}) if state else {}
     for rule in spec.engagement_rules:

@@ -514,7 +514,7 @@ def _score_event(
     eval_at = max(now, occurred_at).timestamp()
     if values is None:
         values = lead_values(lead)
-    scores = engine.evaluate(spec, state, values, at=eval_at, temperature=lead.temperature)
+    scores = engine.evaluate(spec, state, values, at=eval_at, temperature=lead.temperature, explain=False)
     stage_rule = engine.stage_target(spec, stage=lead.stage, scores=scores, state=state, at=eval_at)
     cooling_at = (
         _ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=eval_at)) if cooling else None
@@ -1858,7 +1858,7 @@ def _replay_one(
         occurred = _ts(at)
         if last_engaged is None or (occurred is not None and occurred > last_engaged):
             last_engaged = occurred
-    scores = engine.evaluate(spec, state, values, at=at_now, temperature=temperature)
+    scores = engine.evaluate(spec, state, values, at=at_now, temperature=temperature, explain=False)
     if (scores.score, scores.temperature) != (score, temperature):
         cause = ScoreChange.Cause.DECAY if log else ScoreChange.Cause.RESCORE
         rows.history_rows.append(
