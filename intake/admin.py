@@ -20,7 +20,7 @@ class CaptureFormAdminForm(forms.ModelForm):
         model = CaptureForm
         fields = [
             "name", "slug", "is_active", "title", "intro", "submit_label", "fields", "consent_text", "source",
-            "campaign", "thank_you_message", "redirect_url", "min_fill_seconds",
+            "campaign", "assignment", "owner", "thank_you_message", "redirect_url", "min_fill_seconds",
         ]  # fmt: skip
 
     def clean_fields(self) -> object:
@@ -34,7 +34,7 @@ class CaptureFormAdminForm(forms.ModelForm):
 @admin.register(CaptureForm)
 class CaptureFormAdmin(admin.ModelAdmin):
     form = CaptureFormAdminForm
-    list_display = ["name", "slug", "is_active", "source", "campaign", "public_link"]
+    list_display = ["name", "slug", "is_active", "source", "campaign", "assignment", "public_link"]
     list_filter = ["is_active", "source"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -53,6 +53,13 @@ class CaptureFormAdmin(admin.ModelAdmin):
             },
         ),
         ("Attribution", {"fields": ["source", "campaign"]}),
+        (
+            "Assignment",
+            {
+                "fields": ["assignment", "owner"],
+                "description": "Who gets a new lead from this form (and a known lead that is still in the pool).",
+            },
+        ),
         ("After submitting", {"fields": ["thank_you_message", "redirect_url", "min_fill_seconds"]}),
         ("Embed", {"fields": ["embed_snippet"]}),
     ]

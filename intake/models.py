@@ -1,6 +1,7 @@
 """How leads get in and out: capture forms, CSV imports, merges, outbound webhooks."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from core.models import TimeStampedModel
@@ -31,11 +32,40 @@ class CaptureForm(TimeStampedModel):
         default=3, help_text="Submissions faster than this after the form was shown are refused (time trap)."
     )
 
+    class Assignment(models.TextChoices):
+        POOL = "pool", "Leave them in the unassigned pool"
+        OWNER = "owner", "Give them to one person"
+        ROUND_ROBIN = "round_robin", "Take turns among the active sales reps"
+
+    # Who gets a new lead (or a known one still in the pool) that this form brings in.
+    assignment = models.CharField(
+        max_length=20, choices=Assignment.choices, default=Assignment.POOL, verbose_name="assign new leads"
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="With 'Give them to one person': who gets the leads.",
+    )
+    # Round robin: the rep who got the last lead; the next one in id order gets the next.
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return f"{self.name} (/f/{self.slug}/)"
+
+    def clean(self) -> None:
+        if self.assignment == self.Assignment.OWNER:
+            if self.owner is None:
+                raise ValidationError({"owner": "Choose who gets the leads of this form."})
+            if not self.owner.is_active:
+                raise ValidationError({"owner": "This user is not active."})
 
 
 class FormSubmission(models.Model):

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.apps import apps
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
@@ -22,6 +23,7 @@ from django.utils import timezone
 from core.errors import DuplicateLeadError
 from intake import capture
 from intake.models import CaptureForm, FormSubmission, ImportReject, MergeRecord, WebhookDelivery
+from leads import roles
 from leads import services as lead_services
 from leads.attributes import AttributeSpec, clean_attributes
 from leads.models import Activity, CustomFieldDefinition, Lead, LeadSource, StageChange
@@ -71,7 +73,8 @@ def capture_form_save(*, form: CaptureForm) -> CaptureForm:
 
 
 def capture_form_ensure_demo() -> CaptureForm:
-    """The demo form ``contact`` (e-mail, names, company, marketing consent); idempotent. For seed_demo."""
+    """The demo form ``contact`` (e-mail, names, company, marketing consent; new leads go to the
+    sales reps in turn); idempotent. For seed_demo."""
     source, _ = LeadSource.objects.get_or_create(name="Website", defaults={"description": "Forms on our website"})
     form = CaptureForm.objects.filter(slug="contact").first()
     if form is not None:
@@ -85,6 +88,7 @@ def capture_form_ensure_demo() -> CaptureForm:
             fields=DEMO_CONTACT_FIELDS,
             consent_text="Yes, send me news and offers by e-mail. I can unsubscribe at any time.",
             source=source,
+            assignment=CaptureForm.Assignment.ROUND_ROBIN,
         )
     )
 
@@ -147,6 +151,23 @@ def _clean_submission(specs: list[capture.FieldSpec], values: dict[str, Any]) ->
     return fields, attributes
 
 
+def _form_owner(form: CaptureForm) -> Any:
+    """Who gets the lead this form brings in (``None``: the pool), as the form says. Round robin
+    takes the active sales reps in id order, after the one who got the last lead; the form row
+    is locked so that two submissions at once do not pick the same rep."""
+    if form.assignment == CaptureForm.Assignment.OWNER:
+        owner = form.owner
+        return owner if owner is not None and owner.is_active else None
+    if form.assignment != CaptureForm.Assignment.ROUND_ROBIN:
+        return None
+    last = CaptureForm.objects.select_for_update().values_list("last_assigned_id", flat=True).get(pk=form.pk)
+    reps = get_user_model().objects.filter(is_active=True, groups__name=roles.REP).distinct().order_by("id")
+    chosen = reps.filter(id__gt=last or 0).first() or reps.first()
+    if chosen is not None:
+        CaptureForm.objects.filter(pk=form.pk).update(last_assigned=chosen)
+    return chosen
+
+
 @dataclass
 class CaptureResult:
     lead: Lead
@@ -164,9 +185,10 @@ def capture_form_submit(
     """Create or update the lead a form submission names, then log a ``form_submission`` event.
 
     A new e-mail creates a lead crediting the form's source and campaign, with the
-    tracking as its first- and last-touch attribution. A known e-mail updates the fields
-    the person filled in (blank ones never erase), keeps the first touch, replaces the
-    last touch; an unticked consent box never withdraws consent given before.
+    tracking as its first- and last-touch attribution, owned as the form's assignment says.
+    A known e-mail updates the fields the person filled in (blank ones never erase), keeps
+    the first touch, replaces the last touch, keeps its owner (a lead in the pool is
+    assigned as a new one would be); an unticked consent box never withdraws consent given before.
     Raises ``ValidationError`` with errors by field key, and then writes nothing.
     """
     now = now or timezone.now()
@@ -190,6 +212,7 @@ def capture_form_submit(
                         utm=tracking,
                         source=form.source,
                         campaign=form.campaign,
+                        owner=_form_owner(form),
                         now=now,
                         **fields,
                     )
@@ -201,10 +224,17 @@ def capture_form_submit(
             changed = {key: value for key, value in fields.items() if getattr(lead, key) != value}
             if changed or attributes:
                 lead_services.lead_update(lead=lead, attributes=attributes or None, **changed)
+            update: dict[str, Any] = {}
             if tracking:
-                update: dict[str, Any] = {"last_touch_utm": tracking, "updated_at": now}
+                update = {"last_touch_utm": tracking, "updated_at": now}
                 if not lead.first_touch_utm:
                     update["first_touch_utm"] = tracking
+            if lead.owner_id is None:
+                owner = _form_owner(form)
+                if owner is not None:
+                    update.update(owner=owner, updated_at=now)
+                    lead.owner = owner
+            if update:
                 Lead.objects.filter(pk=lead.pk).update(**update)
         submission = FormSubmission.objects.create(
             form=form, lead=lead, submitted_at=now, created_lead=created, tracking=tracking

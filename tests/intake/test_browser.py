@@ -8,7 +8,7 @@ from intake.models import CaptureForm, CsvImport, FormSubmission
 from intake.services import capture_form_ensure_demo
 from leads.models import Lead
 from tests.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.factories import LeadSourceFactory, marketer
+from tests.factories import LeadSourceFactory, marketer, rep
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
@@ -80,13 +80,22 @@ def _session_cookie(client, live_server, user) -> list[dict]:
 def test_visitor_submits_the_contact_form(live_server, artifacts_dir):
     form = capture_form_ensure_demo()
     # The time trap has its own tests. Other transactional tests flush tables, so name the source afresh.
-    CaptureForm.objects.filter(pk=form.pk).update(min_fill_seconds=0, source=LeadSourceFactory(name="Website"))
+    CaptureForm.objects.filter(pk=form.pk).update(
+        min_fill_seconds=0,
+        source=LeadSourceFactory(name="Website"),
+        assignment=CaptureForm.Assignment.ROUND_ROBIN,
+        last_assigned=None,
+    )
+    on_duty = rep()
     _in_browser(lambda page: _submit_contact_form(page, live_server, artifacts_dir))
 
     lead = Lead.objects.get(email="visitor@example.com")
     assert (lead.first_name, lead.company, lead.email_opt_in) == ("Vera", "Visit GmbH", True)
     assert lead.first_touch_utm == {"utm_source": "newsletter", "utm_campaign": "autumn"}
     assert FormSubmission.objects.filter(lead=lead).count() == 1
+    # It lands scored (its form submission counted) and with a sales rep.
+    assert lead.owner == on_duty
+    assert lead.score > 0 and lead.last_engaged_at is not None
 
 
 def _submit_contact_form(page, live_server, artifacts_dir) -> None:
