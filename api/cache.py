@@ -61,7 +61,10 @@ def get(key: str) -> Any:
     if client is None:
         return cache.get(key)
     raw = client.get(key)
-    return None if raw is None else pickle.loads(raw)  # noqa: S301 - see the import
+    if raw is None:
+        return None
+    assert isinstance(raw, bytes)  # the client is made without decode_responses
+    return pickle.loads(raw)  # noqa: S301 - see the import
 
 
 def set(key: str, value: Any, *, timeout: int) -> None:  # noqa: A001 - mirrors the cache API

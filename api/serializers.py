@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.db import models
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -22,7 +23,9 @@ _MAX_POSITIVE_INT = 2_147_483_647
 
 
 def _max_length(field: str) -> int:
-    return Lead._meta.get_field(field).max_length  # type: ignore[return-value]
+    model_field = Lead._meta.get_field(field)
+    assert isinstance(model_field, models.Field) and model_field.max_length is not None
+    return model_field.max_length
 
 
 def contains_nul(value: Any) -> bool:

@@ -4,6 +4,7 @@ Entries are merged by ``web.timeline.lead_timeline`` (the same merge as the lead
 the sources below, each reading through its app's selectors with a bounded number of queries.
 """
 
+from collections.abc import Callable
 from typing import Any
 
 from leads.models import Activity, Lead, StageChange
@@ -90,7 +91,12 @@ def _score_change(change: ScoreChange) -> dict[str, Any]:
     }
 
 
-SHAPES = {"activity": _activity, "stage_change": _stage_change, "event": _event, "score_change": _score_change}
+SHAPES: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "activity": _activity,
+    "stage_change": _stage_change,
+    "event": _event,
+    "score_change": _score_change,
+}
 
 
 def timeline_entry_json(entry: web_timeline.TimelineEntry) -> dict[str, Any]:

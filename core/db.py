@@ -54,7 +54,7 @@ def execute_prepared(cursor: Any, sql: str, params: list[Any]) -> None:
         return
     name, prepare, execute, count = _prepared_form(sql)
     raw = wrapper.connection
-    known = wrapper.__dict__.get("_leadcrm_prepared")
+    known: tuple[Any, set[str]] | None = wrapper.__dict__.get("_leadcrm_prepared")
     if known is None or known[0] is not raw:
         known = (raw, set())
         wrapper.__dict__["_leadcrm_prepared"] = known

@@ -42,7 +42,7 @@ def keyset_page(queryset: QuerySet, *, field: str, descending: bool, cursor: str
 
     A malformed cursor starts from the first page.
     """
-    ordering = [F(field).desc(nulls_last=True), "-id"] if descending else [F(field).asc(nulls_last=True), "id"]
+    ordering = (F(field).desc(nulls_last=True), "-id") if descending else (F(field).asc(nulls_last=True), "id")
     queryset = queryset.order_by(*ordering)
     position = _decode(cursor) if cursor else None
     if position is not None and position[0] is not None:

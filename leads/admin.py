@@ -33,8 +33,10 @@ class ServiceCheckedForm(forms.ModelForm):
     def service_call(self) -> Any:
         raise NotImplementedError
 
+    # _post_clean, _update_errors and _get_validation_exclusions are ModelForm's private
+    # validation steps, which django-stubs does not declare.
     def _post_clean(self) -> None:
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]
         self._service_check()
 
     def _service_check(self) -> None:
@@ -47,7 +49,7 @@ class ServiceCheckedForm(forms.ModelForm):
         except _DryRun:
             pass
         except ValidationError as exc:
-            self._update_errors(exc)
+            self._update_errors(exc)  # type: ignore[attr-defined]
 
 
 def _field_values(form: forms.ModelForm, names: frozenset[str] | set[str]) -> dict[str, Any]:
@@ -66,10 +68,12 @@ class LeadAdminForm(ServiceCheckedForm):
         try:
             self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
             self.instance.full_clean(
-                exclude=self._get_validation_exclusions(), validate_unique=False, validate_constraints=False
+                exclude=self._get_validation_exclusions(),  # type: ignore[attr-defined]
+                validate_unique=False,
+                validate_constraints=False,
             )
         except ValidationError as exc:
-            self._update_errors(exc)
+            self._update_errors(exc)  # type: ignore[attr-defined]
         self._service_check()
 
     def service_call(self) -> Lead:
@@ -231,6 +235,7 @@ class LeadAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> type:
         form = super().get_form(request, obj, change=change, **kwargs)
+        assert issubclass(form, ServiceCheckedForm)  # made from ``self.form``
         form.request = request
         return form
 
@@ -372,6 +377,7 @@ class ActivityAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> type:
         form = super().get_form(request, obj, change=change, **kwargs)
+        assert issubclass(form, ServiceCheckedForm)  # made from ``self.form``
         form.request = request
         return form
 

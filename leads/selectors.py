@@ -9,13 +9,13 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from core.pagination import KeysetPage, keyset_page
-from leads.models import Activity, Lead, Stage, StageChange, Temperature
+from leads.models import Activity, Lead, LeadQuerySet, Stage, StageChange, Temperature
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -30,10 +30,15 @@ SORTS = {
 
 
 def sees_all_leads(user: User) -> bool:
-    return bool(user.is_authenticated and (user.is_superuser or user.has_perm("leads.view_all_leads")))
+    # A signed-in user is an instance of the user model, which has Django's permission fields.
+    return bool(
+        user.is_authenticated
+        and isinstance(user, PermissionsMixin)
+        and (user.is_superuser or user.has_perm("leads.view_all_leads"))
+    )
 
 
-def lead_visible_to(user: User) -> QuerySet[Lead]:
+def lead_visible_to(user: User) -> LeadQuerySet:
     """Every lead the user may see; the single place where lead visibility is decided."""
     if not user.is_authenticated:
         return Lead.objects.none()

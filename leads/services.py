@@ -5,9 +5,10 @@ field errors) and writes its own history row.
 """
 
 import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,6 +17,9 @@ from core.errors import DuplicateLeadError, TransitionNotAllowed
 from leads import lifecycle
 from leads.attributes import AttributeSpec, clean_attributes
 from leads.models import Activity, Campaign, CustomFieldDefinition, Lead, LeadSource, LostReason, Stage, StageChange
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User as UserModel
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -72,7 +76,16 @@ def normalize_email(email: str) -> str:
 
 
 def can_assign_any(user: User) -> bool:
-    return bool(user and user.is_authenticated and user.has_perm("leads.assign_lead"))
+    # A signed-in user is an instance of the user model, which has Django's permission fields.
+    return bool(
+        user and user.is_authenticated and isinstance(user, PermissionsMixin) and user.has_perm("leads.assign_lead")
+    )
+
+
+def _user_row(user: AbstractBaseUser | None) -> "UserModel | None":
+    """``user`` for a user foreign key: owners and signed-in actors are instances of the user model."""
+    assert user is None or isinstance(user, get_user_model())
+    return user
 
 
 def _attribute_specs() -> list[AttributeSpec]:
@@ -134,7 +147,7 @@ def lead_create(
     email = normalize_email(email)
     fields.pop("email", None)
     if owner is None and actor is not None and actor.is_authenticated and not can_assign_any(actor):
-        owner = actor  # type: ignore[assignment]
+        owner = actor
     if owner is not None and actor is not None and not can_assign_any(actor) and owner != actor:
         raise ValidationError({"owner": "You can only assign leads to yourself."})
     cleaned_attributes, attribute_errors = clean_attributes(attributes or {}, _attribute_specs())
@@ -143,7 +156,7 @@ def lead_create(
     clean_utm = _clean_utm(utm)
     lead = Lead(
         email=email,
-        owner=owner,
+        owner=_user_row(owner),
         attributes=cleaned_attributes,
         first_touch_utm=clean_utm,
         last_touch_utm=clean_utm,
@@ -169,7 +182,7 @@ def lead_create(
                 from_stage="",
                 to_stage=stage,
                 changed_at=now,
-                actor=actor if actor is not None and actor.is_authenticated else None,
+                actor=_user_row(actor if actor is not None and actor.is_authenticated else None),
                 transition="create",
                 reason="Lead created",
             )
@@ -222,7 +235,7 @@ def lead_assign(*, lead: Lead, owner: AbstractBaseUser | None, actor: User) -> L
             raise ValidationError({"owner": "You can only release your own leads."})
     if owner is not None and not owner.is_active:
         raise ValidationError({"owner": "This user is not active."})
-    lead.owner = owner  # type: ignore[assignment]
+    lead.owner = _user_row(owner)
     with transaction.atomic():
         lead.save(update_fields=["owner", "updated_at"])
     return lead
@@ -281,7 +294,7 @@ def lead_transition(
             from_stage=lead.stage,
             to_stage=to_stage,
             changed_at=now,
-            actor=actor if actor is not None and actor.is_authenticated else None,
+            actor=_user_row(actor if actor is not None and actor.is_authenticated else None),
             rule=rule if by_rule else "",
             transition=move.transition,
             reason=reason or (LostReason(lost_reason).label if lost_reason else ""),
@@ -330,7 +343,7 @@ def activity_log(
         body=(body or "").strip(),
         occurred_at=occurred_at,
         due_at=due_at,
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=_user_row(actor if actor is not None and actor.is_authenticated else None),
     )
     activity.full_clean()
     with transaction.atomic():

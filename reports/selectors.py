@@ -1,6 +1,7 @@
 """Report queries over leads and their stage history. Reads only, with the reader's visibility."""
 
 import datetime
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -37,7 +38,7 @@ def _day_start(day: datetime.date) -> datetime.datetime:
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
 
 
-def _reached(stages: list[str]) -> Q:
+def _reached(stages: Sequence[str]) -> Q:
     history = StageChange.objects.filter(lead_id=OuterRef("pk"), to_stage__in=stages)
     return Q(stage__in=stages) | Q(Exists(history))
 

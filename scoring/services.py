@@ -16,7 +16,7 @@ import datetime
 import functools
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Field, Model
 from django.db.models.base import ModelState
 from django.db.models.functions import Lower
 from django.db.models.signals import post_init, pre_init
@@ -268,6 +269,19 @@ def _insert_sql(obj: Any) -> tuple[str, list[Any]]:
     return f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})", params  # noqa: S608
 
 
+def _column(model_field: Field[Any, Any]) -> str:
+    """The column of a concrete field (``Field.column`` is typed for fields without one too)."""
+    assert model_field.column is not None
+    return model_field.column
+
+
+def _concrete_field(model: type[Model], name: str) -> Field[Any, Any]:
+    """``model``'s field ``name`` (``get_field`` is typed to return reverse relations too)."""
+    model_field = model._meta.get_field(name)
+    assert isinstance(model_field, Field)
+    return model_field
+
+
 def _insert_event(event: EngagementEvent) -> int | None:
     """INSERT ... ON CONFLICT DO NOTHING: the new id, or None when the idempotency key was seen."""
     if event.idempotency_key is None:
@@ -276,7 +290,7 @@ def _insert_event(event: EngagementEvent) -> int | None:
     sql, params = _insert_sql(event)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{sql} ON CONFLICT DO NOTHING RETURNING {connection.ops.quote_name(event._meta.pk.column)}", params
+            f"{sql} ON CONFLICT DO NOTHING RETURNING {connection.ops.quote_name(_column(event._meta.pk))}", params
         )
         row = cursor.fetchone()
     if row is None:
@@ -297,7 +311,7 @@ def _lock_sql(*, many: bool = False) -> str:
     if sql is None:
         quote = connection.ops.quote_name
         lead_meta = Lead._meta
-        columns = ", ".join(f"l.{quote(field.column)}" for field in lead_meta.concrete_fields)
+        columns = ", ".join(f"l.{quote(_column(field))}" for field in lead_meta.concrete_fields)
         source_table = quote(lead_meta.get_field("source").related_model._meta.db_table)
         campaign_table = quote(lead_meta.get_field("campaign").related_model._meta.db_table)
         if not many:
@@ -386,7 +400,7 @@ def _lead_from_row(row: tuple[Any, ...]) -> Lead:
             value = function(value, column, connection)
         values[index] = value
     if _lead_signals():
-        lead = Lead(*values)  # type: ignore[misc]
+        lead = Lead(*values)
     else:  # what Model.__init__ would do with these values, without its per-field bookkeeping
         lead = Lead.__new__(Lead)
         lead._state = ModelState()
@@ -440,7 +454,8 @@ def _event_log_sql() -> str:
     quote = connection.ops.quote_name
     meta = EngagementEvent._meta
     columns = ", ".join(
-        quote(meta.get_field(name).column) for name in ("lead", "event_type", "properties", "occurred_at")
+        quote(_column(_concrete_field(EngagementEvent, name)))
+        for name in ("lead", "event_type", "properties", "occurred_at")
     )
     lead = quote(meta.get_field("lead").column)
     # Only quoted names are formatted in; the lead ids travel as a parameter.
@@ -759,15 +774,15 @@ def _pg_write_plan(
 
     feeds: list[tuple[str, list[tuple[str, Any]]]] = []
     event_fields = [f for f in EngagementEvent._meta.concrete_fields if not f.primary_key]
-    event_columns = ", ".join(quote(f.column) for f in event_fields)
+    event_columns = ", ".join(quote(_column(f)) for f in event_fields)
     parts = [
         f"e AS (INSERT INTO {quote(EngagementEvent._meta.db_table)} ({event_columns}) "  # noqa: S608
         f"VALUES ({', '.join(typed(event_fields))}) ON CONFLICT DO NOTHING RETURNING id)"
     ]
     feeds.append(feed("event", event_fields))
-    lead_fields = [Lead._meta.get_field(name) for name in changed]
+    lead_fields = [_concrete_field(Lead, name) for name in changed]
     assignments = ", ".join(
-        f"{quote(field.column)} = {placeholder}"
+        f"{quote(_column(field))} = {placeholder}"
         for field, placeholder in zip(lead_fields, typed(lead_fields), strict=True)
     )
     parts.append(
@@ -775,22 +790,22 @@ def _pg_write_plan(
     )
     feeds.append(feed("lead", [*lead_fields, Lead._meta.pk]))
     state_fields = [
-        LeadScoringState._meta.get_field(name)
+        _concrete_field(LeadScoringState, name)
         for name in ("lead", "model_version", "engagement_state", "next_cooling_at", "updated_at")
     ]
-    updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in state_fields[1:])
-    state_columns = ", ".join(quote(f.column) for f in state_fields)
+    updates = ", ".join(f"{quote(_column(f))} = EXCLUDED.{quote(_column(f))}" for f in state_fields[1:])
+    state_columns = ", ".join(quote(_column(f)) for f in state_fields)
     parts.append(
         f"s AS (INSERT INTO {quote(LeadScoringState._meta.db_table)} ({state_columns}) "  # noqa: S608
         f"SELECT {', '.join(typed(state_fields))} FROM e "
-        f"ON CONFLICT ({quote(state_fields[0].column)}) DO UPDATE SET {updates})"
+        f"ON CONFLICT ({quote(_column(state_fields[0]))}) DO UPDATE SET {updates})"
     )
     feeds.append(feed("state", state_fields))
     history = [("h", ScoreChange, "score_change")] + ([("m", StageChange, "stage_change")] if with_stage_change else [])
     for alias, model, name in history:
         fields = [f for f in model._meta.concrete_fields if not f.primary_key and f.name != "event"]
         placeholders = typed(fields)
-        columns = [quote(f.column) for f in fields]
+        columns = [quote(_column(f)) for f in fields]
         if model is ScoreChange:
             columns.append(quote("event_id"))
             placeholders.append("e.id")
@@ -1048,7 +1063,7 @@ def _leads_for_emails(entries: list[_BatchItem], now: datetime.datetime) -> None
             entry.resolved = known[address]
 
 
-def _stored_events(keyed: set[tuple[str, str | None]]) -> dict[tuple[str, str | None], EngagementEvent]:
+def _stored_events(keyed: Collection[tuple[str, str | None]]) -> dict[tuple[str, str | None], EngagementEvent]:
     """The events already stored under these (source, idempotency key) pairs, in one query."""
     found: dict[tuple[str, str | None], EngagementEvent] = {}
     if keyed:
@@ -1205,7 +1220,7 @@ def _insert_events(events: list[EngagementEvent]) -> None:
     quote = connection.ops.quote_name
     fields = [f for f in EngagementEvent._meta.concrete_fields if not f.primary_key]
     preps = [(f.attname, _pg_prep(f)) for f in fields]
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(_column(f)) for f in fields)
     template = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
     # Only quoted names and casts are formatted in; values travel as parameters.
     table = quote(EngagementEvent._meta.db_table)
@@ -1434,10 +1449,10 @@ def _bulk_update_leads(leads: list[Lead], columns: tuple[str, ...] = LEAD_SCORE_
 
     meta = Lead._meta
     quote = connection.ops.quote_name
-    fields = [meta.get_field(name) for name in columns]
+    fields = [_concrete_field(Lead, name) for name in columns]
     template = "(" + ", ".join(f"%s::{cast}" for cast in ["bigint"] + [f.db_type(connection) for f in fields]) + ")"
-    names = ", ".join(["id"] + [quote(f.column) for f in fields])
-    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields)
+    names = ", ".join(["id"] + [quote(_column(f)) for f in fields])
+    assignments = ", ".join(f"{quote(_column(f))} = v.{quote(_column(f))}" for f in fields)
     # Only quoted names and casts are formatted in; values travel as parameters.
     sql = f"UPDATE {quote(meta.db_table)} AS t SET {assignments} FROM (VALUES %s) AS v({names}) WHERE t.id = v.id"  # noqa: S608
     # Scores, temperatures, stages and aware datetimes adapt natively: no per-field preparation.
@@ -1946,7 +1961,7 @@ def replay_rows_write(rows: ReplayRows) -> None:
                 (LeadScoringState, STATE_COLUMNS, rows.state_rows),
                 (ScoreChange, HISTORY_COLUMNS, rows.history_rows),
             ):
-                columns = [str(model._meta.get_field(name).column) for name in names]
+                columns = [_column(_concrete_field(model, name)) for name in names]
                 copy_in(cursor, model._meta.db_table, columns, ([copy_value(v) for v in row] for row in values))
         return
     adapt = connection.ops.adapt_datetimefield_value
@@ -1995,7 +2010,7 @@ def _write_replayed(
         return
     adapt = connection.ops.adapt_datetimefield_value
     quote = connection.ops.quote_name
-    lead_columns = ", ".join(f"{quote(Lead._meta.get_field(name).column)} = %s" for name in REPLAY_LEAD_COLUMNS)
+    lead_columns = ", ".join(f"{quote(_column(_concrete_field(Lead, name)))} = %s" for name in REPLAY_LEAD_COLUMNS)
     with connection.cursor() as cursor:
         # Only quoted names are formatted in; values travel as parameters.
         cursor.executemany(

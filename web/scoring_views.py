@@ -84,7 +84,9 @@ def lead_event_create(request: HttpRequest, lead_id: int) -> HttpResponse:
             for field, errors in error.message_dict.items():
                 form.add_error("event_type" if field == "type" else None, errors)
         else:
-            label = dict(cast(forms.ChoiceField, form.fields["event_type"]).choices)[form.cleaned_data["event_type"]]
+            choices = cast(forms.ChoiceField, form.fields["event_type"]).choices
+            assert isinstance(choices, list)  # ChoiceField stores the choices it is given as a list
+            label = dict(choices)[form.cleaned_data["event_type"]]
             moved = f" {result.stage_rule} moved it to {result.lead.get_stage_display()}." if result.stage_rule else ""
             messages.success(
                 request, f"{label} logged: score {result.lead.score}, {result.lead.get_temperature_display()}.{moved}"

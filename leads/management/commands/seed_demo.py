@@ -27,11 +27,11 @@ import datetime
 import json
 import operator
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -379,8 +379,8 @@ class Command(BaseCommand):
         parser.add_argument("--leads", type=int, default=300, help="How many demo leads there should be (300).")
         parser.add_argument("--seed", type=int, default=2026, help="Random seed, for repeatable data.")
 
-    def handle(self, *args: object, **options: object) -> None:
-        target = int(options["leads"])  # type: ignore[call-overload]
+    def handle(self, *args: object, **options: Any) -> None:
+        target = int(options["leads"])
         if target < 0:
             raise CommandError("--leads must be zero or more.")
         password = demo_password()
@@ -420,7 +420,7 @@ def demo_leads() -> models.QuerySet[Lead]:
 def seed_users(password: str) -> dict[str, AbstractUser]:
     """The demo users with their role groups; a new user gets the password, an existing one keeps theirs."""
     user_model = get_user_model()
-    users = {}
+    users: dict[str, AbstractUser] = {}
     for username, (first_name, last_name, role, is_staff) in DEMO_USERS.items():
         user, created = user_model.objects.get_or_create(
             username=username,
@@ -522,7 +522,9 @@ class IdSource:
             with connection.cursor() as cursor:
                 for model in models_:
                     quote = connection.ops.quote_name
-                    table, column = quote(model._meta.db_table), quote(model._meta.pk.column)
+                    pk_column = model._meta.pk.column
+                    assert pk_column is not None  # a primary key has a column
+                    table, column = quote(model._meta.db_table), quote(pk_column)
                     cursor.execute(f"SELECT COALESCE(MAX({column}), 0) FROM {table}")  # noqa: S608
                     self.next[model] = cursor.fetchone()[0] + 1
 
@@ -650,11 +652,11 @@ def build(model: type[models.Model], **values: Any) -> Any:
     for attname, default in made:
         data[attname] = default()
     for name, value in values.items():
-        attname = relations.get(name)
-        if attname is None:
+        id_attname = relations.get(name)
+        if id_attname is None:
             data[name] = value
         else:
-            data[attname] = None if value is None else value.pk
+            data[id_attname] = None if value is None else value.pk
             obj._state.fields_cache[name] = value
     return obj
 
@@ -731,7 +733,10 @@ def _column_converter(
     return None
 
 
-def _pick(rng: random.Random, weights: dict) -> object:
+_Choice = TypeVar("_Choice")
+
+
+def _pick(rng: random.Random, weights: Mapping[_Choice, int]) -> _Choice:
     return rng.choices(list(weights), weights=list(weights.values()))[0]
 
 
@@ -755,6 +760,7 @@ def plan_lead(ctx: SeedContext, index: int) -> LeadPlan:
     source = campaign.source if campaign else ctx.sources[rng.choice(list(SOURCES))]
     if final == Stage.PQL:
         source = ctx.sources["Free trial"]
+    assert source is not None  # the demo campaigns are made with their source
 
     lost_from = _pick(rng, LOST_FROM_WEIGHTS) if final == Stage.LOST else None
     path = PATHS[lost_from or final] + ([Stage.LOST] if final == Stage.LOST else [])
@@ -807,7 +813,7 @@ def plan_lead(ctx: SeedContext, index: int) -> LeadPlan:
     return LeadPlan(lead=lead, stage_changes=changes, activities=activities, events=events)
 
 
-def _attributes(rng: random.Random, final: str) -> dict[str, str]:
+def _attributes(rng: random.Random, final: Stage) -> dict[str, str]:
     """Lead origin and occupation: qualified leads mostly came through a form and work."""
     qualified = final not in (Stage.RAW, Stage.LOST)
     origin = rng.choices(LEAD_ORIGINS, [6, 2, 1, 1] if qualified else [0, 5, 2, 3])[0]
@@ -816,7 +822,7 @@ def _attributes(rng: random.Random, final: str) -> dict[str, str]:
 
 
 def _plan_events(
-    ctx: SeedContext, lead: Lead, final: str, changes: list[StageChange]
+    ctx: SeedContext, lead: Lead, final: Stage, changes: list[StageChange]
 ) -> list[tuple[str, datetime.datetime, dict[str, object]]]:
     """What the lead did, oldest first: how it arrived, what qualified it (before the stage
     change that says so), the newsletter, and a burst whose recency makes it hot, warm or cold."""
@@ -902,7 +908,7 @@ def _properties(rng: random.Random, key: str) -> dict[str, object]:
     return {}
 
 
-def _owner_for(ctx: SeedContext, final: str) -> AbstractUser | None:
+def _owner_for(ctx: SeedContext, final: Stage) -> AbstractUser | None:
     # The unassigned pool is mostly new raw leads; everything past raw has a rep.
     if final == Stage.RAW and ctx.rng.random() < 0.45:
         return None
@@ -917,7 +923,9 @@ def _utm(source: LeadSource, campaign: Campaign | None) -> dict[str, str]:
     return utm
 
 
-def _plan_stage_changes(ctx: SeedContext, lead: Lead, path: list[str], owner: AbstractUser | None) -> list[StageChange]:
+def _plan_stage_changes(
+    ctx: SeedContext, lead: Lead, path: Sequence[Stage], owner: AbstractUser | None
+) -> list[StageChange]:
     rng = ctx.rng
     at = lead.created_at
     changes = [
@@ -945,7 +953,7 @@ def _plan_stage_changes(ctx: SeedContext, lead: Lead, path: list[str], owner: Ab
     return changes
 
 
-def _plan_activities(ctx: SeedContext, lead: Lead, owner: AbstractUser | None, final: str) -> list[Activity]:
+def _plan_activities(ctx: SeedContext, lead: Lead, owner: AbstractUser | None, final: Stage) -> list[Activity]:
     rng = ctx.rng
     if owner is None:
         return []
