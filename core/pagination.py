@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, OrderBy, Q, QuerySet
 
 
 @dataclass
@@ -42,7 +42,13 @@ def keyset_page(queryset: QuerySet, *, field: str, descending: bool, cursor: str
 
     A malformed cursor starts from the first page.
     """
-    ordering = (F(field).desc(nulls_last=True), "-id") if descending else (F(field).asc(nulls_last=True), "id")
+    ordering: tuple[OrderBy | str, str]
+    if queryset.model._meta.get_field(field).null:
+        ordering = (F(field).desc(nulls_last=True), "-id") if descending else (F(field).asc(nulls_last=True), "id")
+    else:
+        # A column without nulls gets the plain order, which its (field, id) index serves as it
+        # is: PostgreSQL matches an index to ORDER BY by its NULLS FIRST/LAST too.
+        ordering = (f"-{field}", "-id") if descending else (field, "id")
     queryset = queryset.order_by(*ordering)
     position = _decode(cursor) if cursor else None
     if position is not None and position[0] is not None:

@@ -397,8 +397,8 @@ def _known_leads(emails: list[str]) -> list[Lead]:
         # ORM's per-row work (which was most of the time of a file of updates).
         fields = Lead._meta.concrete_fields
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in fields)
-        email = quote(Lead._meta.get_field("email").column)
+        columns = ", ".join(quote(str(f.column)) for f in fields)
+        email = quote(str(Lead._meta.get_field("email").column))
         with connection.cursor() as cursor:
             # Only quoted names are formatted in; the addresses travel as one parameter.
             cursor.execute(
@@ -417,8 +417,8 @@ def _lead_from_row(row: tuple[Any, ...]) -> Lead:
     """A Lead from a row of all its columns: what ``Model.from_db`` makes, without the per-field
     work of ``Model.__init__`` (JSON columns decoded as the ORM would)."""
     values = list(row)
-    for index, field in _LEAD_CONVERTED:
-        values[index] = field.from_db_value(values[index], None, connection)
+    for index, field, column in _LEAD_CONVERTED:
+        values[index] = field.from_db_value(values[index], column, connection)
     if pre_init.has_listeners(Lead) or post_init.has_listeners(Lead):
         lead = Lead(*values)
     else:
@@ -431,7 +431,9 @@ def _lead_from_row(row: tuple[Any, ...]) -> Lead:
 
 
 _LEAD_CONVERTED = [
-    (index, field) for index, field in enumerate(Lead._meta.concrete_fields) if isinstance(field, models.JSONField)
+    (index, field, field.get_col(Lead._meta.db_table))
+    for index, field in enumerate(Lead._meta.concrete_fields)
+    if isinstance(field, models.JSONField)
 ]
 
 
