@@ -100,3 +100,14 @@ def copy_in(cursor: Any, table: str, columns: list[str], rows: Iterable[list[str
     buffer.seek(0)
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     cursor.copy_expert(f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) FROM STDIN", buffer)
+
+
+def analyze(*models_: Any) -> None:
+    """Refresh the query planner's statistics of these models' tables: after a bulk load, so
+    that the next queries are planned for the rows that are there (PostgreSQL's autovacuum
+    would get to it later, and may be switched off)."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    quote = wrapper.ops.quote_name
+    with wrapper.cursor() as cursor:
+        for model in models_:
+            cursor.execute(f"ANALYZE {quote(model._meta.db_table)}")

@@ -23,7 +23,7 @@ from django.db.models.functions import Lower
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
-from core.db import copy_in, copy_value
+from core.db import analyze, copy_in, copy_value
 from intake import csv_rows
 from intake.models import CsvImport, ImportReject
 from leads import services as lead_services
@@ -32,6 +32,8 @@ from leads.models import Campaign, CustomFieldDefinition, Lead, LeadSource, Lost
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 CHUNK_ROWS = 5000
+# An import that wrote this many leads refreshes the planner statistics of the lead tables.
+ANALYZE_AFTER_ROWS = 10_000
 UPDATABLE = [
     "first_name", "last_name", "phone", "title", "company", "website", "company_size", "industry", "country",
     "city", "annual_revenue", "timezone", "email_opt_in", "do_not_call", "budget", "authority", "need",
@@ -237,6 +239,8 @@ def csv_import_run(*, import_id: int, now: datetime.datetime | None = None) -> C
         status=CsvImport.Status.DONE, content="", finished_at=timezone.now(), updated_at=timezone.now()
     )
     csv_import.refresh_from_db()
+    if csv_import.created_count + csv_import.updated_count >= ANALYZE_AFTER_ROWS:
+        analyze(Lead, StageChange)  # the lists and reports are planned for the new rows at once
     return csv_import
 
 

@@ -289,3 +289,15 @@ def test_with_debug_off_it_uses_the_configured_password(settings):
     demo_manager = get_user_model().objects.get(username="manager")
     assert demo_manager.check_password("a-long-demo-secret-42")
     assert not demo_manager.check_password("demo-pass-123")
+
+
+@pytest.mark.postgres
+def test_the_seed_leaves_fresh_planner_statistics(demo_settings):
+    """Without them PostgreSQL plans the first pages for an empty table (autovacuum may be off)."""
+    from django.db import connection
+
+    call_command("seed_demo", leads=120)
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'leads_lead'")
+        assert cursor.fetchone()[0] == 120

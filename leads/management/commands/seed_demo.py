@@ -43,11 +43,11 @@ from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 from django.utils.duration import duration_microseconds
 
-from core.db import copy_in, copy_value
+from core.db import analyze, copy_in, copy_value
 from intake.services import capture_form_ensure_demo
 from leads import roles
 from leads.models import Activity, Campaign, Lead, LeadSource, LostReason, Stage, StageChange
-from scoring.models import EngagementEvent, EventType
+from scoring.models import EngagementEvent, EventType, LeadScoringState, ScoreChange
 from scoring.services import ReplayRows, leads_score_planned, replay_rows_write, replay_setup
 
 DEFAULT_DEBUG_PASSWORD = "demo-pass-123"  # noqa: S105 - the documented demo password, used only in DEBUG
@@ -496,6 +496,8 @@ def seed_leads(ctx: SeedContext, *, target: int) -> int:
                 created += write_chunk(chunk)
         finally:
             planner.submit(connections.close_all).result()  # the planning thread's own connection
+    if created:
+        analyze(Lead, StageChange, Activity, EngagementEvent, ScoreChange, LeadScoringState)
     return created
 
 
