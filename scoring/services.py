@@ -321,9 +321,14 @@ def _lock_sql(*, many: bool = False) -> str:
         else:  # the ids travel as one JSON array
             where = "WHERE l.id IN (SELECT value FROM json_each(%s)) ORDER BY l.id"
         # Only quoted names are formatted in; the lead ids travel as parameters.
+        # After waiting for the lock, PostgreSQL hands back the lead's newest row but the other
+        # tables' rows as the statement first saw them: a state written meanwhile by the
+        # transaction we waited for would be missed. The two rows' writing transactions (xmin)
+        # tell: written together, the state is current; else it is read again (_fresh_states).
+        fresh = "st.xmin = l.xmin" if connection.vendor == "postgresql" else "1"
         sql = (
             f"SELECT {columns}, s.name AS source_name, c.name AS campaign_name, "  # noqa: S608
-            "st.model_version AS state_version, st.engagement_state AS state_json, "
+            f"st.model_version AS state_version, st.engagement_state AS state_json, {fresh} AS state_fresh, "
             f"(SELECT m.version FROM {quote(ScoringModel._meta.db_table)} m WHERE m.status = 'published' "
             "ORDER BY m.version DESC LIMIT 1) AS active_version "
             f"FROM {quote(lead_meta.db_table)} l "
@@ -407,9 +412,10 @@ def _lead_from_row(row: tuple[Any, ...]) -> Lead:
         lead.__dict__.update(zip(_LEAD_ATTNAMES, values, strict=True))
     lead._state.adding = False
     lead._state.db = connection.alias
-    source_name, campaign_name, state_version, state_json, active_version = row[count:]
+    source_name, campaign_name, state_version, state_json, state_fresh, active_version = row[count:]
     if isinstance(state_json, str):
         state_json = json.loads(state_json)
+    lead.state_fresh = bool(state_fresh) or state_version is None  # type: ignore[attr-defined]
     lead.source_name = source_name  # type: ignore[attr-defined]
     lead.campaign_name = campaign_name  # type: ignore[attr-defined]
     lead.state_version = state_version  # type: ignore[attr-defined]
@@ -426,7 +432,9 @@ def _locked_lead(lead_id: int) -> Lead:
         row = cursor.fetchone()
     if row is None:
         raise Lead.DoesNotExist(f"No lead {lead_id}.")
-    return _lead_from_row(row)
+    lead = _lead_from_row(row)
+    _fresh_states([lead])
+    return lead
 
 
 def _locked_leads(lead_ids: list[int]) -> dict[int, Lead]:
@@ -437,7 +445,34 @@ def _locked_leads(lead_ids: list[int]) -> dict[int, Lead]:
     with connection.cursor() as cursor:
         execute_prepared(cursor, _lock_sql(many=True), [ids if connection.vendor == "postgresql" else json.dumps(ids)])
         rows = cursor.fetchall()
-    return {lead.pk: lead for lead in map(_lead_from_row, rows)}
+    leads = [_lead_from_row(row) for row in rows]
+    _fresh_states(leads)
+    return {lead.pk: lead for lead in leads}
+
+
+def _fresh_states(leads: list[Lead]) -> None:
+    """Read again the scoring state of the locked leads whose state row the lock query may
+    have seen before a concurrent writer changed it (see ``_lock_sql``): rare, one query."""
+    stale = {lead.pk: lead for lead in leads if not lead.state_fresh}  # type: ignore[attr-defined]
+    if not stale:
+        return
+    meta = LeadScoringState._meta
+    quote = connection.ops.quote_name
+    # Only quoted names are formatted in; the lead ids travel as a parameter.
+    sql = (
+        f"SELECT lead_id, model_version, engagement_state FROM {quote(meta.db_table)} "  # noqa: S608
+        "WHERE lead_id = ANY(%s)"
+    )
+    for lead in stale.values():
+        lead.state_version, lead.state_json = None, None  # type: ignore[attr-defined]
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, sql, [list(stale)])
+        for lead_id, version, state in cursor.fetchall():
+            lead = stale[lead_id]
+            lead.state_version = version  # type: ignore[attr-defined]
+            lead.state_json = json.loads(state) if isinstance(state, str) else state  # type: ignore[attr-defined]
+    for lead in stale.values():
+        lead.state_fresh = True  # type: ignore[attr-defined]
 
 
 def _lead_copy(lead: Lead) -> Lead:

@@ -645,3 +645,52 @@ def test_a_batch_unsubscribe_withdraws_consent_too():
     other.refresh_from_db()
     assert lead.unsubscribed and not lead.email_opt_in and lead.unsubscribed_at == NOW
     assert other.email_opt_in and not other.unsubscribed
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_an_event_that_waited_for_another_on_the_same_lead_builds_on_its_state(migration_data):
+    """Two events on one lead at once: the second waits for the first's lock, then must fold
+    itself into the state the first one wrote, not into the state from before it."""
+    import time
+
+    from django.db import transaction
+
+    from scoring import engine
+
+    lead = lead_create(email="race@acme.example", now=NOW)
+    services.event_log(lead=lead, event_type="page_view", now=NOW)
+    first_holds_the_lock = threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                services.event_log(lead_id=lead.pk, event_type="pricing_page_view", now=NOW)
+                first_holds_the_lock.set()
+                time.sleep(0.5)  # the second one is waiting for the lead now
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    def second() -> None:
+        try:
+            first_holds_the_lock.wait(10)
+            services.event_log(lead_id=lead.pk, event_type="content_download", now=NOW)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    spec = services.spec_for_version(services.active_model().version)
+    stored = LeadScoringState.objects.get(lead=lead).engagement_state
+    assert stored["rules"] == engine.replay(spec, services._events_of(lead.pk))["rules"]
+    assert sum(rule["n"] for rule in stored["rules"].values()) >= 3
