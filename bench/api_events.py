@@ -50,9 +50,6 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 from leads import roles  # noqa: E402
 from leads.models import Lead  # noqa: E402
 
-sys.path.insert(0, str(ROOT / "bench"))
-import maintenance  # noqa: E402
-
 DOMAIN = "bench-events.example"
 EVENT_TYPES = ["page_view", "pricing_page_view", "content_download", "email_open", "email_click", "product_usage"]
 
@@ -60,7 +57,6 @@ EVENT_TYPES = ["page_view", "pricing_page_view", "content_download", "email_open
 def prepare(lead_count: int) -> tuple[str, list[int]]:
     call_command("migrate", verbosity=0)
     Lead.objects.filter(email__endswith=f"@{DOMAIN}").delete()
-    maintenance.vacuum_tables()
     user, _ = get_user_model().objects.get_or_create(username="bench-integration")
     user.groups.add(Group.objects.get(name=roles.MARKETER))
     token, _ = Token.objects.get_or_create(user=user)

@@ -31,9 +31,6 @@ from intake import csv_import  # noqa: E402
 from intake.models import CsvImport  # noqa: E402
 from leads.models import Lead  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import maintenance  # noqa: E402
-
 DOMAIN = "bench-import.example"
 
 
@@ -70,7 +67,6 @@ def main() -> None:
     print(f"database: {connection.vendor}; rows: {args.rows}")
     call_command("migrate", verbosity=0)
     Lead.objects.filter(email__endswith=f"@{DOMAIN}").delete()
-    maintenance.vacuum_tables()
     user, _ = get_user_model().objects.get_or_create(username="bench-importer")
     sys.stdout.reconfigure(line_buffering=True)
     raw = make_csv(args.rows)

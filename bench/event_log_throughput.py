@@ -13,7 +13,6 @@ import multiprocessing
 import random
 import time
 
-import maintenance
 import scoring_common  # noqa: F401  (sets up Django)
 from django.db import connections
 
@@ -125,7 +124,6 @@ def main() -> None:
     args = parser.parse_args()
     scoring_common.ensure_database()
     scoring_common.remove_bench_leads()
-    maintenance.vacuum_tables()
     lead_ids = scoring_common.make_leads(args.leads)
     try:
         print(
