@@ -38,8 +38,13 @@ class CaptureForm(TimeStampedModel):
         ROUND_ROBIN = "round_robin", "Take turns among the active sales reps"
 
     # Who gets a new lead (or a known one still in the pool) that this form brings in.
+    # db_default: rows written without this field (older code, data migrations) get the pool.
     assignment = models.CharField(
-        max_length=20, choices=Assignment.choices, default=Assignment.POOL, verbose_name="assign new leads"
+        max_length=20,
+        choices=Assignment.choices,
+        default=Assignment.POOL,
+        db_default=Assignment.POOL,
+        verbose_name="assign new leads",
     )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,

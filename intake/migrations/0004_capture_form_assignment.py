@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='captureform',
             name='assignment',
-            field=models.CharField(choices=[('pool', 'Leave them in the unassigned pool'), ('owner', 'Give them to one person'), ('round_robin', 'Take turns among the active sales reps')], default='pool', max_length=20, verbose_name='assign new leads'),
+            field=models.CharField(choices=[('pool', 'Leave them in the unassigned pool'), ('owner', 'Give them to one person'), ('round_robin', 'Take turns among the active sales reps')], db_default='pool', default='pool', max_length=20, verbose_name='assign new leads'),
         ),
         migrations.AddField(
             model_name='captureform',
