@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import functools
 import json
+import operator
 import time
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -485,6 +486,7 @@ def _lead_copy(lead: Lead) -> Lead:
     return snapshot
 
 
+@functools.cache  # PostgreSQL only: composed once per process
 def _event_log_sql() -> str:
     quote = connection.ops.quote_name
     meta = EngagementEvent._meta
@@ -569,19 +571,7 @@ def _score_event(
     cooling_at = (
         _ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=eval_at)) if cooling else None
     )
-    previous = (
-        lead.score,
-        lead.fit_score,
-        lead.engagement_score,
-        lead.temperature,
-        lead.stage,
-        lead.stage_entered_at,
-        lead.last_engaged_at,
-        lead.updated_at,
-        lead.unsubscribed,
-        lead.unsubscribed_at,
-        lead.email_opt_in,
-    )
+    previous = _read_event_columns(lead)
     score_change = {
         "lead_id": lead.pk,
         "changed_at": now,
@@ -630,20 +620,25 @@ def _unsubscribe(lead: Lead, event_type: str, occurred_at: datetime.datetime) ->
     return list(UNSUBSCRIBE_COLUMNS)
 
 
+# The lead columns an event may move, read before scoring so that a duplicate (found only
+# when the write runs) can put them back.
+EVENT_COLUMNS = (
+    "score",
+    "fit_score",
+    "engagement_score",
+    "temperature",
+    "stage",
+    "stage_entered_at",
+    "last_engaged_at",
+    "updated_at",
+    *UNSUBSCRIBE_COLUMNS,
+)
+_read_event_columns = operator.attrgetter(*EVENT_COLUMNS)
+
+
 def _restore(lead: Lead, previous: tuple[Any, ...]) -> None:
-    (
-        lead.score,
-        lead.fit_score,
-        lead.engagement_score,
-        lead.temperature,
-        lead.stage,
-        lead.stage_entered_at,
-        lead.last_engaged_at,
-        lead.updated_at,
-        lead.unsubscribed,
-        lead.unsubscribed_at,
-        lead.email_opt_in,
-    ) = previous
+    for name, value in zip(EVENT_COLUMNS, previous, strict=True):
+        setattr(lead, name, value)
 
 
 def _actor_or_none(actor: User | None) -> Any:
