@@ -5,6 +5,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from core.admin import ViewOnlyAdmin
 from intake import capture
 from intake.models import CaptureForm, CsvImport, FormSubmission, MergeRecord, WebhookDelivery, WebhookEndpoint
 from intake.services import attribute_types, capture_form_save
@@ -85,21 +86,15 @@ class CaptureFormAdmin(admin.ModelAdmin):
 
 
 @admin.register(FormSubmission)
-class FormSubmissionAdmin(admin.ModelAdmin):
+class FormSubmissionAdmin(ViewOnlyAdmin):
     list_display = ["form", "lead", "submitted_at", "created_lead"]
     list_filter = ["form", "created_lead"]
     raw_id_fields = ["lead"]
     date_hierarchy = "submitted_at"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(CsvImport)
-class CsvImportAdmin(admin.ModelAdmin):
+class CsvImportAdmin(ViewOnlyAdmin):
     list_display = [
         "filename",
         "status",
@@ -112,23 +107,11 @@ class CsvImportAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     exclude = ["content"]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 @admin.register(MergeRecord)
-class MergeRecordAdmin(admin.ModelAdmin):
+class MergeRecordAdmin(ViewOnlyAdmin):
     list_display = ["survivor", "merged_lead_id", "merged_at", "actor"]
     raw_id_fields = ["survivor"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class WebhookEndpointAdminForm(forms.ModelForm):

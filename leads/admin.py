@@ -16,6 +16,7 @@ from django.db import models, transaction
 from django.forms.models import construct_instance
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyAdmin
 from leads import roles, services
 from leads.models import Activity, Campaign, CustomFieldDefinition, Lead, LeadSource, StageChange
 from leads.selectors import lead_visible_to
@@ -388,7 +389,7 @@ class ActivityAdmin(admin.ModelAdmin):
 
 
 @admin.register(StageChange)
-class StageChangeAdmin(admin.ModelAdmin):
+class StageChangeAdmin(ReadOnlyAdmin):
     """The stage history: written only by ``lead_create`` and ``lead_transition``, never edited."""
 
     list_display = ("changed_at", "lead", "from_stage", "to_stage", "transition", "by", "time_in_previous_stage")
@@ -401,12 +402,3 @@ class StageChangeAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[StageChange]:
         return super().get_queryset(request).filter(lead__in=lead_visible_to(request.user))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -17,6 +17,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin import ReadOnlyAdmin, ViewOnlyAdmin
 from scoring import services
 from scoring.models import (
     EngagementEvent,
@@ -163,7 +164,7 @@ class ScoringModelAdmin(admin.ModelAdmin):
 
 
 @admin.register(RescoreRun)
-class RescoreRunAdmin(admin.ModelAdmin):
+class RescoreRunAdmin(ViewOnlyAdmin):
     list_display = ["model", "state", "progress", "changed_temperature", "changed_stage", "created_at", "finished_at"]
     readonly_fields = [f.name for f in RescoreRun._meta.fields] + ["progress"]
 
@@ -177,12 +178,6 @@ class RescoreRunAdmin(admin.ModelAdmin):
             obj.total_leads,
         )
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(EventType)
 class EventTypeAdmin(admin.ModelAdmin):
@@ -192,7 +187,7 @@ class EventTypeAdmin(admin.ModelAdmin):
 
 
 @admin.register(EngagementEvent)
-class EngagementEventAdmin(admin.ModelAdmin):
+class EngagementEventAdmin(ReadOnlyAdmin):
     """Read-only: events enter only through ``scoring.services.event_log``."""
 
     list_display = ["occurred_at", "lead", "event_type", "source", "points"]
@@ -201,29 +196,11 @@ class EngagementEventAdmin(admin.ModelAdmin):
     raw_id_fields = ["lead", "actor"]
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(ScoreChange)
-class ScoreChangeAdmin(admin.ModelAdmin):
+class ScoreChangeAdmin(ReadOnlyAdmin):
     list_display = ["changed_at", "lead", "cause", "previous_score", "score", "previous_temperature", "temperature"]
     list_filter = ["cause", "temperature"]
     list_select_related = ["lead"]
     raw_id_fields = ["lead", "event"]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
