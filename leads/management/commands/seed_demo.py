@@ -493,7 +493,7 @@ def seed_leads(ctx: SeedContext, *, target: int) -> int:
                 chunk = pending.result()
                 if number + 1 < len(sizes):
                     pending = planner.submit(prepare_chunk, ctx, ids, setup, starts[number + 1], sizes[number + 1])
-                created += write_chunk(chunk)
+                created += write_chunk(ctx, chunk)
         finally:
             planner.submit(connections.close_all).result()  # the planning thread's own connection
     if created:
@@ -585,7 +585,7 @@ def prepare_chunk(ctx: SeedContext, ids: IdSource, setup: Any, first_index: int,
     return PreparedChunk(plans=plans, changes=changes, activities=activities, events=events, scored=scored)
 
 
-def write_chunk(chunk: PreparedChunk) -> int:
+def write_chunk(ctx: SeedContext, chunk: PreparedChunk) -> int:
     """Write a prepared chunk in one transaction (leads already there are left out); returns
     how many leads it added."""
     emails = [plan.lead.email for plan in chunk.plans]
@@ -602,16 +602,15 @@ def write_chunk(chunk: PreparedChunk) -> int:
         )
     if not chunk.plans:
         return 0
-    now = chunk.scored.state_rows[0][-1] if chunk.scored.state_rows else timezone.now()
     with transaction.atomic():  # a chunk is written and scored whole, or not at all
         if connection.vendor == "postgresql":
             # Demo data: a crash loses at most the last chunk, which the next run writes again.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        insert_rows([plan.lead for plan in chunk.plans], now=now)
-        insert_rows(chunk.changes, now=now)
-        insert_rows(chunk.activities, now=now)
-        insert_rows(chunk.events, now=now)
+        insert_rows([plan.lead for plan in chunk.plans], now=ctx.now)
+        insert_rows(chunk.changes, now=ctx.now)
+        insert_rows(chunk.activities, now=ctx.now)
+        insert_rows(chunk.events, now=ctx.now)
         replay_rows_write(chunk.scored)
     return len(chunk.plans)
 
