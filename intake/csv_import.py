@@ -18,12 +18,10 @@ from typing import Any, cast
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
-from django.db.models.base import ModelState
 from django.db.models.functions import Lower
-from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
-from core.db import analyze, copy_in, copy_value
+from core.db import analyze, copy_in, copy_value, instances_from_rows
 from intake import csv_rows
 from intake.models import CsvImport, ImportReject
 from leads import services as lead_services
@@ -410,35 +408,8 @@ def _known_leads(emails: list[str]) -> list[Lead]:
                 [emails],
             )
             rows = cursor.fetchall()
-        return [_lead_from_row(row) for row in rows]
+        return instances_from_rows(Lead, rows)
     return list(Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails).select_for_update())
-
-
-_LEAD_ATTNAMES = tuple(f.attname for f in Lead._meta.concrete_fields)
-
-
-def _lead_from_row(row: tuple[Any, ...]) -> Lead:
-    """A Lead from a row of all its columns: what ``Model.from_db`` makes, without the per-field
-    work of ``Model.__init__`` (JSON columns decoded as the ORM would)."""
-    values = list(row)
-    for index, field, column in _LEAD_CONVERTED:
-        values[index] = field.from_db_value(values[index], column, connection)
-    if pre_init.has_listeners(Lead) or post_init.has_listeners(Lead):
-        lead = Lead(*values)
-    else:
-        lead = Lead.__new__(Lead)
-        lead._state = ModelState()
-        lead.__dict__.update(zip(_LEAD_ATTNAMES, values, strict=True))
-    lead._state.adding = False
-    lead._state.db = connection.alias
-    return lead
-
-
-_LEAD_CONVERTED = [
-    (index, field, field.get_col(Lead._meta.db_table))
-    for index, field in enumerate(Lead._meta.concrete_fields)
-    if isinstance(field, models.JSONField)
-]
 
 
 def _apply(lead: Lead, clean: csv_rows.CleanRow) -> None:

@@ -31,7 +31,16 @@ from django.db.models.functions import Lower
 from django.db.models.signals import post_init, pre_init
 from django.utils import timezone
 
-from core.db import copy_in, copy_value, execute_prepared
+from core.db import (
+    array_literal,
+    copy_in,
+    copy_value,
+    execute_prepared,
+    instances_from_rows,
+    json_text,
+    json_value,
+    unnest_params,
+)
 from leads import lifecycle
 from leads.models import CustomFieldDefinition, Lead, StageChange
 from leads.services import lead_create, lead_update, normalize_email
@@ -52,6 +61,7 @@ User = AbstractBaseUser | AnonymousUser
 
 FUTURE_TOLERANCE = datetime.timedelta(minutes=5)
 MAX_BATCH = 1000
+MAX_ID = 2**63 - 1  # the largest id a bigint holds
 UNSUBSCRIBE_EVENT = "unsubscribe"
 EVENT_TYPE_CACHE_SECONDS = 30.0
 
@@ -344,33 +354,6 @@ def _lock_sql(*, many: bool = False) -> str:
     return sql
 
 
-_LEAD_READERS: dict[str, tuple[int, list[tuple[int, Any, list[Any]]]]] = {}
-
-
-def _lead_reader() -> tuple[int, list[tuple[int, Any, list[Any]]]]:
-    """How many lead columns the lock query starts with, and per column the converters the ORM
-    would apply to it (JSON, decimals, SQLite's dates...): worked out once per process."""
-    reader = _LEAD_READERS.get(connection.vendor)
-    if reader is None:
-        fields = Lead._meta.concrete_fields
-        converters = []
-        for index, field in enumerate(fields):
-            column = field.get_col(Lead._meta.db_table)
-            functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-            if functions:
-                converters.append((index, column, functions))
-        reader = (len(fields), converters)
-        _LEAD_READERS[connection.vendor] = reader
-    return reader
-
-
-_LEAD_ATTNAMES = tuple(field.attname for field in Lead._meta.concrete_fields)
-
-
-def _lead_signals() -> bool:
-    return pre_init.has_listeners(Lead) or post_init.has_listeners(Lead)
-
-
 def _new_event(**values: Any) -> EngagementEvent:
     """An unsaved EngagementEvent, as ``EngagementEvent(**values)`` makes it (defaults for the rest),
     without the constructor's per-field work when no init signal listens."""
@@ -395,34 +378,24 @@ _EVENT_DEFAULTS = {
 }
 
 
-def _lead_from_row(row: tuple[Any, ...]) -> Lead:
-    """A Lead from a row of the lock query, with ``source_name``, ``campaign_name``,
-    ``state_version``, ``state_json`` and ``active_version`` set on it."""
-    count, converters = _lead_reader()
-    values = list(row[:count])
-    for index, column, functions in converters:
-        value = values[index]
-        for function in functions:
-            value = function(value, column, connection)
-        values[index] = value
-    if _lead_signals():
-        lead = Lead(*values)
-    else:  # what Model.__init__ would do with these values, without its per-field bookkeeping
-        lead = Lead.__new__(Lead)
-        lead._state = ModelState()
-        lead.__dict__.update(zip(_LEAD_ATTNAMES, values, strict=True))
-    lead._state.adding = False
-    lead._state.db = connection.alias
-    source_name, campaign_name, state_version, state_json, state_fresh, active_version = row[count:]
-    if isinstance(state_json, str):
-        state_json = json.loads(state_json)
-    lead.state_fresh = bool(state_fresh) or state_version is None  # type: ignore[attr-defined]
-    lead.source_name = source_name  # type: ignore[attr-defined]
-    lead.campaign_name = campaign_name  # type: ignore[attr-defined]
-    lead.state_version = state_version  # type: ignore[attr-defined]
-    lead.state_json = state_json  # type: ignore[attr-defined]
-    lead.active_version = active_version  # type: ignore[attr-defined]
-    return lead
+_LEAD_COUNT = len(Lead._meta.concrete_fields)
+
+
+def _leads_from_rows(rows: list[tuple[Any, ...]]) -> list[Lead]:
+    """Leads from rows of the lock query, each with ``source_name``, ``campaign_name``,
+    ``state_version``, ``state_json``, ``state_fresh`` and ``active_version`` set on it."""
+    leads = instances_from_rows(Lead, rows)
+    for lead, row in zip(leads, rows, strict=True):
+        source_name, campaign_name, state_version, state_json, state_fresh, active_version = row[_LEAD_COUNT:]
+        if isinstance(state_json, str):
+            state_json = json_value(state_json)
+        lead.state_fresh = bool(state_fresh) or state_version is None  # type: ignore[attr-defined]
+        lead.source_name = source_name  # type: ignore[attr-defined]
+        lead.campaign_name = campaign_name  # type: ignore[attr-defined]
+        lead.state_version = state_version  # type: ignore[attr-defined]
+        lead.state_json = state_json  # type: ignore[attr-defined]
+        lead.active_version = active_version  # type: ignore[attr-defined]
+    return leads
 
 
 def _locked_lead(lead_id: int) -> Lead:
@@ -433,7 +406,7 @@ def _locked_lead(lead_id: int) -> Lead:
         row = cursor.fetchone()
     if row is None:
         raise Lead.DoesNotExist(f"No lead {lead_id}.")
-    lead = _lead_from_row(row)
+    (lead,) = _leads_from_rows([row])
     _fresh_states([lead])
     return lead
 
@@ -446,7 +419,7 @@ def _locked_leads(lead_ids: list[int]) -> dict[int, Lead]:
     with connection.cursor() as cursor:
         execute_prepared(cursor, _lock_sql(many=True), [ids if connection.vendor == "postgresql" else json.dumps(ids)])
         rows = cursor.fetchall()
-    leads = [_lead_from_row(row) for row in rows]
+    leads = _leads_from_rows(rows)
     _fresh_states(leads)
     return {lead.pk: lead for lead in leads}
 
@@ -471,7 +444,7 @@ def _fresh_states(leads: list[Lead]) -> None:
         for lead_id, version, state in cursor.fetchall():
             lead = stale[lead_id]
             lead.state_version = version  # type: ignore[attr-defined]
-            lead.state_json = json.loads(state) if isinstance(state, str) else state  # type: ignore[attr-defined]
+            lead.state_json = json_value(state) if isinstance(state, str) else state  # type: ignore[attr-defined]
     for lead in stale.values():
         lead.state_fresh = True  # type: ignore[attr-defined]
 
@@ -514,7 +487,7 @@ def _event_logs(lead_ids: list[int]) -> dict[int, list[tuple[str, dict[str, Any]
             rows = cursor.fetchall()
         for lead_id, type_id, props, at in rows:
             if isinstance(props, str):
-                props = json.loads(props)
+                props = json_value(props)
             logs.setdefault(lead_id, []).append((_event_type_key(type_id), props or {}, at.timestamp()))
         return logs
     query = EngagementEvent.objects.filter(lead_id__in=lead_ids) if len(lead_ids) > 1 else None
@@ -771,7 +744,7 @@ def _pg_prep(field: Any) -> Any:
         encoder = field.encoder
 
         def to_json(value: Any) -> Any:
-            return None if value is None else json.dumps(value, cls=encoder)
+            return None if value is None else json_text(value, encoder)
 
         return to_json
     return functools.partial(_db_prep_save, field)
@@ -970,10 +943,6 @@ class _BatchItem:
     idempotency_key: str | None
 
 
-class _BatchRace(Exception):
-    """Another transaction stored one of the batch's idempotency keys meanwhile."""
-
-
 BATCH_LEAD_COLUMNS = (
     "score",
     "fit_score",
@@ -1004,8 +973,9 @@ def event_log_batch(
         raise ValidationError({"items": f"Send at most {MAX_BATCH} events at once."})
     now = now or timezone.now()
     results: list[Any] = [None] * len(items)
-    lead_ids = {item.get("lead_id") for item in items if isinstance(item, dict) and item.get("lead_id") is not None}
-    existing = set(Lead.objects.filter(pk__in=[i for i in lead_ids if isinstance(i, int)]).values_list("id", flat=True))
+    existing = _existing_lead_ids(
+        {item["lead_id"] for item in items if isinstance(item, dict) and item.get("lead_id") is not None}
+    )
     accepted: list[_BatchItem] = []
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -1049,7 +1019,7 @@ def event_log_batch(
         try:
             with transaction.atomic():
                 _log_many(accepted, results, actor=actor, now=now)
-        except (_BatchRace, IntegrityError):
+        except IntegrityError:
             # A key stored by another transaction meanwhile: the savepoint is gone, go one by one.
             for entry in accepted:
                 try:
@@ -1093,15 +1063,42 @@ def _leads_for_emails(entries: list[_BatchItem], now: datetime.datetime) -> None
             entry.resolved = known[address]
 
 
+def _existing_lead_ids(candidates: Collection[Any]) -> set[int]:
+    """Which of these lead ids exist (other values are ignored), in one query."""
+    ids = [pk for pk in candidates if type(pk) is int and 0 < pk <= MAX_ID]
+    if not ids:
+        return set()
+    if connection.vendor != "postgresql":
+        return set(Lead.objects.filter(pk__in=ids).values_list("id", flat=True))
+    table = connection.ops.quote_name(Lead._meta.db_table)
+    with connection.cursor() as cursor:
+        # The ids travel as one array parameter: a long IN list costs more to build than to run.
+        cursor.execute(f"SELECT id FROM {table} WHERE id = ANY(%s::bigint[])", [array_literal(ids)])  # noqa: S608
+        return {pk for (pk,) in cursor.fetchall()}
+
+
 def _stored_events(keyed: Collection[tuple[str, str | None]]) -> dict[tuple[str, str | None], EngagementEvent]:
     """The events already stored under these (source, idempotency key) pairs, in one query."""
     found: dict[tuple[str, str | None], EngagementEvent] = {}
-    if keyed:
-        for stored in EngagementEvent.objects.filter(
-            source__in={s for s, _ in keyed}, idempotency_key__in={k for _, k in keyed}
-        ):
-            if (stored.source, stored.idempotency_key) in keyed:
-                found[(stored.source, stored.idempotency_key)] = stored
+    if not keyed:
+        return found
+    sources, keys = {s for s, _ in keyed}, {k for _, k in keyed}
+    if connection.vendor == "postgresql":
+        meta = EngagementEvent._meta
+        quote = connection.ops.quote_name
+        source, key = (quote(_column(_concrete_field(EngagementEvent, name))) for name in ("source", "idempotency_key"))
+        # Only quoted names are formatted in; sources and keys travel as two array parameters
+        # (the unique index on the pair answers both, however many keys).
+        stored_events: Iterable[EngagementEvent] = EngagementEvent.objects.raw(
+            f"SELECT * FROM {quote(meta.db_table)} "  # noqa: S608
+            f"WHERE {source} = ANY(%s::varchar[]) AND {key} = ANY(%s::varchar[])",
+            [array_literal(sources), array_literal(keys)],
+        )
+    else:
+        stored_events = EngagementEvent.objects.filter(source__in=sources, idempotency_key__in=keys)
+    for stored in stored_events:
+        if (stored.source, stored.idempotency_key) in keyed:
+            found[(stored.source, stored.idempotency_key)] = stored
     return found
 
 
@@ -1203,7 +1200,7 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
         _pg_insert_plain(
             LeadScoringState,
             STATE_COLUMNS,
-            [(pk, spec.version, json.dumps(states[pk]), cooling[pk], now) for pk in changed_leads],
+            [(pk, spec.version, json_text(states[pk]), cooling[pk], now) for pk in changed_leads],
             upsert_on="lead_id",
         )
         _pg_insert_plain(
@@ -1238,35 +1235,45 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
 
 
 def _insert_events(events: list[EngagementEvent]) -> None:
-    """Insert the batch's new events and set their ids. ON CONFLICT DO NOTHING on PostgreSQL:
-    a key stored meanwhile by another transaction shows as a missing row (``_BatchRace``)."""
+    """Insert the batch's new events and set their ids. A key stored meanwhile by another
+    transaction raises IntegrityError (the batch then goes one by one)."""
     if not events:
         return
     if connection.vendor != "postgresql":
-        EngagementEvent.objects.bulk_create(events)  # a stored key raises IntegrityError
+        EngagementEvent.objects.bulk_create(events)
         return
-    from psycopg2.extras import execute_values
-
+    meta = EngagementEvent._meta
     quote = connection.ops.quote_name
-    fields = [f for f in EngagementEvent._meta.concrete_fields if not f.primary_key]
-    preps = [(f.attname, _pg_prep(f)) for f in fields]
-    columns = ", ".join(quote(_column(f)) for f in fields)
-    template = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
-    # Only quoted names and casts are formatted in; values travel as parameters.
-    table = quote(EngagementEvent._meta.db_table)
-    sql = f"INSERT INTO {table} ({columns}) VALUES %s ON CONFLICT DO NOTHING RETURNING id"  # noqa: S608
-    rows = [
-        [row[name] if prep is None else prep(row[name]) for name, prep in preps]
-        for row in (event.__dict__ for event in events)
-    ]
+    table = quote(meta.db_table)
     with connection.cursor() as cursor:
-        ids = execute_values(cursor.cursor, sql, rows, template=template, page_size=len(rows), fetch=True)
-    if len(ids) != len(events):
-        raise _BatchRace
-    for event, (pk,) in zip(events, ids, strict=True):
-        event.pk = pk
+        # The ids first (the history rows name them), then every column as one array.
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, _column(meta.pk), len(events)],
+        )
+        for event, (pk,) in zip(events, cursor.fetchall(), strict=True):
+            event.pk = pk
+        fields, preps = _event_insert_plan()
+        columns = ", ".join(quote(_column(f)) for f in fields)
+        rows = [
+            [row[name] if prep is None else prep(row[name]) for name, prep in preps]
+            for row in (event.__dict__ for event in events)
+        ]
+        # Only quoted names and casts are formatted in; values travel as parameters.
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT * FROM {_unnest(fields)}",  # noqa: S608
+            unnest_params(rows, len(fields)),
+        )
+    for event in events:
         event._state.adding = False
         event._state.db = connection.alias
+
+
+@functools.cache
+def _event_insert_plan() -> tuple[list[Any], list[tuple[str, Any]]]:
+    """Every column of an event (its id too), and how each value is prepared: once per process."""
+    fields = list(EngagementEvent._meta.concrete_fields)
+    return fields, [(f.attname, _pg_prep(f)) for f in fields]
 
 
 # --- full recomputation, cooling ---------------------------------------------------------
@@ -1368,8 +1375,8 @@ def _write_rescored(
     for lead, state in rows:
         scores = engine.evaluate(spec, state, lead_values(lead), at=at, temperature=lead.temperature)
         cooling = _ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=at))
-        if pg:  # plain rows for execute_values: model instances cost more than the SQL
-            state_rows.append((lead.pk, spec.version, json.dumps(state), cooling, now))
+        if pg:  # plain rows, one array per column: model instances cost more than the SQL
+            state_rows.append((lead.pk, spec.version, json_text(state), cooling, now))
         else:
             states.append(
                 LeadScoringState(
@@ -1419,42 +1426,36 @@ HISTORY_COLUMNS = ("lead", "changed_at", "cause", "event", "model_version", "sco
                    "temperature", "previous_score", "previous_temperature")  # fmt: skip
 
 
+def _unnest(fields: list[Any]) -> str:
+    """``unnest(%s::type[], ...)`` over these fields' columns (see ``core.db.unnest_params``)."""
+    return "unnest(" + ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields) + ")"
+
+
 def _pg_insert_plain(model: Any, names: tuple[str, ...], rows: list[tuple[Any, ...]], *, upsert_on: str = "") -> None:
-    """Plain value tuples (in the order of ``names``) into ``model``'s table with execute_values."""
+    """Plain value tuples (in the order of ``names``) into ``model``'s table: one array per column."""
     if not rows:
         return
-    from psycopg2.extras import execute_values
-
     quote = connection.ops.quote_name
-    fields = [model._meta.get_field(name) for name in names]
-    columns = ", ".join(quote(f.column) for f in fields)
-    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES %s"  # noqa: S608
+    fields = [_concrete_field(model, name) for name in names]
+    columns = ", ".join(quote(_column(f)) for f in fields)
+    # Only quoted names and casts are formatted in; values travel as parameters.
+    sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) SELECT * FROM {_unnest(fields)}"  # noqa: S608
     if upsert_on:
-        updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields if f.column != upsert_on)
+        updates = ", ".join(
+            f"{quote(_column(f))} = EXCLUDED.{quote(_column(f))}" for f in fields if f.column != upsert_on
+        )
         sql += f" ON CONFLICT ({quote(upsert_on)}) DO UPDATE SET {updates}"
-    template = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
     with connection.cursor() as cursor:
-        execute_values(cursor.cursor, sql, rows, template=template, page_size=2000)
+        cursor.execute(sql, unnest_params(rows, len(fields)))
 
 
-def _pg_insert(rows: list[Any], *, upsert_on: str = "") -> None:
-    """Many rows of one model with psycopg2's execute_values (much lighter than bulk_create)."""
+def _pg_insert(rows: list[Any]) -> None:
+    """Many unsaved instances of one model (their database-side values, one array per column)."""
     if not rows:
         return
-    from psycopg2.extras import execute_values
-
-    meta = rows[0]._meta
-    quote = connection.ops.quote_name
-    fields = [f for f in meta.concrete_fields if not (f.primary_key and f.auto_created)]
-    columns = ", ".join(quote(f.column) for f in fields)
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES %s"  # noqa: S608
-    if upsert_on:
-        updates = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields if f.column != upsert_on)
-        sql += f" ON CONFLICT ({quote(upsert_on)}) DO UPDATE SET {updates}"
-    template = "(" + ", ".join(f"%s::{f.db_type(connection)}" for f in fields) + ")"
-    values = [[f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] for row in rows]
-    with connection.cursor() as cursor:
-        execute_values(cursor.cursor, sql, values, template=template, page_size=2000)
+    fields = [f for f in rows[0]._meta.concrete_fields if not (f.primary_key and f.auto_created)]
+    values = [tuple(f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields) for row in rows]
+    _pg_insert_plain(type(rows[0]), tuple(f.name for f in fields), values)
 
 
 LEAD_SCORE_COLUMNS = (
@@ -1469,27 +1470,25 @@ LEAD_SCORE_COLUMNS = (
 
 
 def _bulk_update_leads(leads: list[Lead], columns: tuple[str, ...] = LEAD_SCORE_COLUMNS) -> None:
-    """UPDATE ... FROM (VALUES ...) on PostgreSQL, Django's bulk_update elsewhere."""
+    """UPDATE ... FROM unnest(one array per column) on PostgreSQL, Django's bulk_update elsewhere."""
     if not leads:
         return
     if connection.vendor != "postgresql":
         Lead.objects.bulk_update(leads, list(columns), batch_size=500)
         return
-    from psycopg2.extras import execute_values
-
-    meta = Lead._meta
     quote = connection.ops.quote_name
-    fields = [_concrete_field(Lead, name) for name in columns]
-    template = "(" + ", ".join(f"%s::{cast}" for cast in ["bigint"] + [f.db_type(connection) for f in fields]) + ")"
-    names = ", ".join(["id"] + [quote(_column(f)) for f in fields])
-    assignments = ", ".join(f"{quote(_column(f))} = v.{quote(_column(f))}" for f in fields)
+    fields = [Lead._meta.pk, *(_concrete_field(Lead, name) for name in columns)]
+    names = ", ".join(quote(_column(f)) for f in fields)
+    assignments = ", ".join(f"{quote(_column(f))} = v.{quote(_column(f))}" for f in fields[1:])
     # Only quoted names and casts are formatted in; values travel as parameters.
-    sql = f"UPDATE {quote(meta.db_table)} AS t SET {assignments} FROM (VALUES %s) AS v({names}) WHERE t.id = v.id"  # noqa: S608
-    # Scores, temperatures, stages and aware datetimes adapt natively: no per-field preparation.
-    attnames = [f.attname for f in fields]
-    rows = [(lead.pk, *[getattr(lead, name) for name in attnames]) for lead in leads]
+    sql = (
+        f"UPDATE {quote(Lead._meta.db_table)} AS t SET {assignments} "  # noqa: S608
+        f"FROM {_unnest(fields)} AS v({names}) WHERE t.id = v.id"
+    )
+    # Scores, temperatures, stages and aware datetimes go as they are: no per-field preparation.
+    read = operator.attrgetter(*(f.attname for f in fields))
     with connection.cursor() as cursor:
-        execute_values(cursor.cursor, sql, rows, template=template, page_size=2000)
+        cursor.execute(sql, unnest_params(map(read, leads), len(fields)))
 
 
 def leads_cool(*, now: datetime.datetime | None = None, limit: int = 5000) -> int:
@@ -1669,7 +1668,7 @@ def _fold_rows(
         if type_id not in with_conditions:
             props = {}
         elif isinstance(props, str):
-            props = json.loads(props)
+            props = json_value(props)
         fold(spec, state, event_type=key, properties=props or {}, at=at)
 
 
@@ -1881,7 +1880,7 @@ def _replay_one(
         temperature = engine.next_temperature(thresholds, temperature, before)  # cooled meanwhile
         previous = (engine.combine(spec, fit, before) if state["rules"] else score, temperature)
         if type_id in with_conditions and isinstance(props, str):
-            props = json.loads(props)
+            props = json_value(props)
         awards = engine.fold_event(
             spec,
             state,
@@ -1911,7 +1910,7 @@ def _replay_one(
              scores.temperature, score, temperature)
         )  # fmt: skip
     cooling = _ts(engine.next_cooling_at(spec, state, temperature=scores.temperature, at=at_now))
-    rows.state_rows.append((lead.pk, spec.version, json.dumps(state), cooling, now))
+    rows.state_rows.append((lead.pk, spec.version, json_text(state), cooling, now))
     return (scores.score, scores.fit, scores.engagement, scores.temperature, last_engaged), event_points
 
 
@@ -2017,7 +2016,7 @@ def _write_replayed(
     history_rows: list[tuple[Any, ...]],
     event_points: list[tuple[float, int]],
 ) -> None:
-    """Plain rows, written with execute_values on PostgreSQL and executemany on SQLite."""
+    """Plain rows, written one array per column on PostgreSQL and with executemany on SQLite."""
     LeadScoringState.objects.filter(lead_id__in=[lead.pk for lead in leads]).delete()
     if connection.vendor == "postgresql":
         for lead, row in zip(leads, lead_rows, strict=True):
@@ -2026,16 +2025,12 @@ def _write_replayed(
         _pg_insert_plain(LeadScoringState, STATE_COLUMNS, state_rows)
         _pg_insert_plain(ScoreChange, HISTORY_COLUMNS, history_rows)
         if event_points:
-            from psycopg2.extras import execute_values
-
             table = connection.ops.quote_name(EngagementEvent._meta.db_table)
             with connection.cursor() as cursor:
-                execute_values(
-                    cursor.cursor,
-                    f"UPDATE {table} AS e SET points = v.points FROM (VALUES %s) AS v(points, id) WHERE e.id = v.id",  # noqa: S608
-                    event_points,
-                    template="(%s::float8, %s::bigint)",
-                    page_size=5000,
+                cursor.execute(
+                    f"UPDATE {table} AS e SET points = v.points "  # noqa: S608
+                    "FROM unnest(%s::float8[], %s::bigint[]) AS v(points, id) WHERE e.id = v.id",
+                    unnest_params(event_points, 2),
                 )
         return
     adapt = connection.ops.adapt_datetimefield_value
