@@ -348,18 +348,21 @@ def next_cooling_at(spec: ModelSpec, state: Mapping[str, Any], *, temperature: s
     else:
         return None
     # E(at + dt) = steady + sum(s_i * 2^(-dt/h_i)): the decaying terms at ``at``, and what never decays.
+    # Terms of one half-life add up to one term: a model has a handful of half-lives for many rules.
     rules = spec.engagement_rule_by_key
     steady = 0.0
-    terms: list[tuple[float, float]] = []
+    by_half_life: dict[float, float] = {}
     for key, rule_state in (state.get("rules", {}) if state else {}).items():
         rule = rules.get(key)
         if rule is None:
             continue
         value = rule_state["s"] * _decay(rule, at - rule_state["t"])
         if rule.decays and value > 0:
-            terms.append((value, rule.half_life_days * DAY))  # type: ignore[operator]
+            half_life = rule.half_life_days * DAY  # type: ignore[operator]
+            by_half_life[half_life] = by_half_life.get(half_life, 0.0) + value
         else:
             steady += value
+    terms = [(value, half_life) for half_life, value in by_half_life.items()]
 
     def engagement(dt: float) -> float:
         return min(100.0, max(0.0, steady + sum(value * 0.5 ** (dt / half_life) for value, half_life in terms)))
