@@ -156,10 +156,14 @@ def array_literal(values: Iterable[Any]) -> str:
     kinds = set(map(type, items))
     if kinds == {int} or kinds == {float} or kinds == {int, float}:  # most columns: one type throughout
         return "{" + ",".join(map(str, items)) + "}"
+    # Text and times repeat down a column (a source, a stage, the batch's clock): each distinct
+    # value is written once.
     if kinds == {str}:
-        return '{"' + '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in items) + '"}'
+        texts = {v: v.replace("\\", "\\\\").replace('"', '\\"') for v in set(items)}
+        return '{"' + '","'.join(map(texts.__getitem__, items)) + '"}'
     if kinds == {datetime.datetime}:
-        return '{"' + '","'.join(v.isoformat() for v in items) + '"}'
+        texts = {v: v.isoformat() for v in set(items)}
+        return '{"' + '","'.join(map(texts.__getitem__, items)) + '"}'
     return "{" + ",".join(map(array_item, items)) + "}"
 
 

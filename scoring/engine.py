@@ -371,19 +371,28 @@ def next_cooling_at(spec: ModelSpec, state: Mapping[str, Any], *, temperature: s
         return at
     if not terms or min(100.0, max(0.0, steady)) >= threshold:
         return None
-    # Every term decays at least as fast as the slowest half-life and at most as fast as the
-    # quickest, which brackets the crossing; halve the bracket down to half a minute.
+    # Newton's method on E(dt) - threshold, a convex decreasing function: started before the
+    # crossing, every step lands closer and never past it. Every term decays at most as fast as
+    # the quickest half-life, so the crossing comes no earlier than that term alone would make it.
+    needed = threshold - steady  # > 0: what never decays stays below the threshold
     total = sum(value for value, _ in terms)
-    needed = threshold - steady
-    ratio = math.log2(total / needed) if needed > 0 else 0.0
-    low = max(0.0, min(h for _, h in terms) * ratio) if needed > 0 else 0.0
-    high = max(h for _, h in terms) * ratio + 1.0 if needed > 0 else 3600.0
-    while engagement(high) >= threshold:  # clamping can only make the bound loose, never wrong
-        low, high = high, high * 2
-    while high - low > 30.0:  # the sweep runs every minute: half a minute is precise enough
-        middle = (low + high) / 2
-        if engagement(middle) >= threshold:
-            low = middle
-        else:
-            high = middle
-    return float(math.ceil(at + high))
+    dt = max(0.0, min(h for _, h in terms) * math.log2(total / needed))
+    rates = [(value, math.log(2) / half_life) for value, half_life in terms]
+    for _ in range(100):
+        excess = -needed
+        slope = 0.0
+        for value, rate in rates:
+            term = value * math.exp(-rate * dt)
+            excess += term
+            slope -= rate * term
+        if excess <= 0 or slope == 0:
+            break
+        step = excess / -slope
+        dt += step
+        if step < 0.5:
+            break
+    # dt is at most a fraction of a second before the crossing: the next whole second after it.
+    due = dt + 1.0
+    while engagement(due) >= threshold:  # a guard against rounding: a minute at a time
+        due += 60.0
+    return float(math.ceil(at + due))

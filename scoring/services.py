@@ -16,15 +16,17 @@ import datetime
 import functools
 import json
 import operator
+import threading
 import time
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Field, Model
 from django.db.models.base import ModelState
 from django.db.models.functions import Lower
@@ -202,10 +204,11 @@ def lead_values(lead: Lead) -> dict[str, Any]:
     values: dict[str, Any] = {name: getattr(lead, name) for name in rules.LEAD_FIELDS if name in LEAD_COLUMNS}
     source_name = getattr(lead, "source_name", None)
     campaign_name = getattr(lead, "campaign_name", None)
-    if source_name is None and lead.source is not None:
-        source_name = lead.source.name
-    if campaign_name is None and lead.campaign is not None:
-        campaign_name = lead.campaign.name
+    # The ids first: reading a relation that is not set costs more than the rest of this.
+    if source_name is None and lead.source_id is not None:
+        source_name = lead.source.name  # type: ignore[union-attr]
+    if campaign_name is None and lead.campaign_id is not None:
+        campaign_name = lead.campaign.name  # type: ignore[union-attr]
     values.update(
         {
             "source": source_name or "",
@@ -959,8 +962,9 @@ BATCH_LEAD_COLUMNS = (
 def event_log_batch(
     *, items: list[dict[str, Any]], source: str, actor: User | None = None, now: datetime.datetime | None = None
 ) -> list[EventResult | ValidationError]:
-    """Log up to 1,000 events in one transaction, in order. Each item stands alone: a bad item
-    comes back as its ``ValidationError`` and the others are stored.
+    """Log up to 1,000 events in order, in one transaction (a big batch outside a transaction on
+    PostgreSQL: in a few, side by side, split by lead; see ``_parallel_parts``). Each item
+    stands alone: a bad item comes back as its ``ValidationError`` and the others are stored.
 
     Items: ``{"lead": Lead | "lead_id": int | "email": str, "type": str, "occurred_at"?,
     "properties"?, "idempotency_key"?}``.
@@ -1015,13 +1019,38 @@ def event_log_batch(
         )
     if not accepted:
         return results
+    parts = _parallel_parts(accepted, now=now)
+    if len(parts) == 1:
+        _log_part(accepted, results, actor=actor, now=now)
+        return results
+    failures: list[BaseException] = []
+    others = [
+        threading.Thread(
+            target=_log_part_in_thread, args=(part, results, failures), kwargs={"actor": actor, "now": now}
+        )
+        for part in parts[1:]
+    ]
+    for thread in others:
+        thread.start()
+    try:
+        _log_part(parts[0], results, actor=actor, now=now)
+    finally:
+        for thread in others:
+            thread.join()
+    if failures:
+        raise failures[0]
+    return results
+
+
+def _log_part(entries: list[_BatchItem], results: list[Any], *, actor: User | None, now: datetime.datetime) -> None:
+    """Some of a batch's items in one transaction (results set by item index)."""
     with transaction.atomic():
         try:
             with transaction.atomic():
-                _log_many(accepted, results, actor=actor, now=now)
+                _log_many(entries, results, actor=actor, now=now)
         except IntegrityError:
             # A key stored by another transaction meanwhile: the savepoint is gone, go one by one.
-            for entry in accepted:
+            for entry in entries:
                 try:
                     resolved = entry.lead_id
                     if resolved is None:
@@ -1038,7 +1067,58 @@ def event_log_batch(
                     )
                 except Lead.DoesNotExist:
                     results[entry.index] = ValidationError({"lead_id": "No such lead."})
-    return results
+
+
+# A batch of at least this many items, outside any transaction, is split by lead into parts
+# logged side by side, each in a transaction of its own on a connection of its own (one thread
+# per extra part): while one part's statements run in PostgreSQL, another is scored in Python.
+PARALLEL_MIN_ITEMS = 200
+
+
+def _parallel_parts(entries: list[_BatchItem], *, now: datetime.datetime) -> list[list[_BatchItem]]:
+    """The batch's items in parts of disjoint leads (each lead's items in order), or one part:
+    on SQLite, inside a caller's transaction (other connections would not see its rows), for
+    small batches, or when one idempotency key names two leads (which one counts depends on order)."""
+    connections_wanted = getattr(settings, "EVENT_BATCH_CONNECTIONS", 2)
+    if (
+        connections_wanted < 2
+        or len(entries) < PARALLEL_MIN_ITEMS
+        or connection.vendor != "postgresql"
+        or connection.in_atomic_block
+    ):
+        return [entries]
+    leads_of_key: dict[tuple[str, str], int | None] = {}
+    for entry in entries:
+        if entry.idempotency_key is not None:
+            key = (entry.source, entry.idempotency_key)
+            if leads_of_key.setdefault(key, entry.resolved) != entry.resolved:
+                return [entries]
+    if any(entry.resolved is None for entry in entries):
+        # New addresses become leads first, committed, so that every part's connection sees them.
+        with transaction.atomic():
+            _leads_for_emails(entries, now)
+    parts: list[list[_BatchItem]] = [[] for _ in range(connections_wanted)]
+    for entry in entries:
+        parts[(entry.resolved or 0) % connections_wanted].append(entry)
+    return [part for part in parts if part]
+
+
+def _log_part_in_thread(
+    entries: list[_BatchItem],
+    results: list[Any],
+    failures: list[BaseException],
+    *,
+    actor: User | None,
+    now: datetime.datetime,
+) -> None:
+    """A part of a batch on this thread's own connection, closed at the end (it would outlive
+    the request otherwise); an error goes back to the caller."""
+    try:
+        _log_part(entries, results, actor=actor, now=now)
+    except BaseException as error:  # noqa: BLE001 - raised again by the caller
+        failures.append(error)
+    finally:
+        connections.close_all()
 
 
 def _leads_for_emails(entries: list[_BatchItem], now: datetime.datetime) -> None:

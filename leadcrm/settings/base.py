@@ -102,6 +102,10 @@ else:
 # PostgreSQL: the event path's fixed statements are prepared once per connection. Turn off
 # behind a pooler in transaction mode (PgBouncer's default), where sessions are shared.
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+# PostgreSQL: a list of events posted at once is split by lead over this many connections,
+# logged side by side (1: one connection, one transaction). The extra connections last as
+# long as the request.
+EVENT_BATCH_CONNECTIONS = env.int("EVENT_BATCH_CONNECTIONS", default=2)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,0 +1,102 @@
+"""A big batch outside any transaction is logged in parts side by side (PostgreSQL), and the
+result is what one transaction would have stored."""
+
+import datetime
+import random
+
+import pytest
+from django.db import connection, transaction
+
+from leads.models import Lead
+from leads.services import lead_create
+from scoring import services
+from scoring.models import EngagementEvent, LeadScoringState, ScoreChange
+
+NOW = datetime.datetime(2026, 11, 2, 10, 0, tzinfo=datetime.UTC)
+TYPES = ["page_view", "pricing_page_view", "content_download", "email_open", "email_click", "webinar_attended"]
+LEAD_COLUMNS = ["score", "fit_score", "engagement_score", "temperature", "stage", "last_engaged_at"]
+
+
+def _twins(prefix: str, count: int) -> list[Lead]:
+    titles = ["VP Sales", "Head of Growth", "Intern", "CTO"]
+    return [
+        lead_create(email=f"{prefix}{i}@acme.example", title=titles[i % len(titles)], now=NOW) for i in range(count)
+    ]
+
+
+def _items(leads: list[Lead], prefix: str) -> list[dict]:
+    picks = random.Random(7)
+    items: list[dict] = []
+    for i in range(300):
+        item = {
+            "lead_id": leads[picks.randrange(len(leads))].pk,
+            "type": picks.choice(TYPES),
+            "occurred_at": NOW - datetime.timedelta(minutes=picks.randrange(600)),
+            "idempotency_key": f"{prefix}-{i}",
+        }
+        items.append(item)
+    items[10]["type"] = "no_such_type"  # refused, the rest stored
+    items[20].update(lead_id=items[19]["lead_id"], idempotency_key=f"{prefix}-19")  # a repeat: a duplicate
+    items[30] = {"email": f"{prefix}-new@acme.example", "type": "email_open", "idempotency_key": f"{prefix}-n"}
+    return items
+
+
+def _answer(result) -> tuple:
+    if not isinstance(result, services.EventResult):
+        return ("error", tuple(sorted(result.message_dict)))
+    lead = result.lead
+    return (result.duplicate, lead.score, lead.temperature, lead.stage)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_big_batch_is_logged_in_parts_and_stores_what_one_transaction_would(migration_data, settings):
+    settings.EVENT_BATCH_CONNECTIONS = 2
+    parallel_leads, serial_leads = _twins("p", 40), _twins("s", 40)
+
+    parallel = services.event_log_batch(items=_items(parallel_leads, "p"), source="api", now=NOW)
+    with transaction.atomic():  # inside a transaction: one part, on this connection
+        serial = services.event_log_batch(items=_items(serial_leads, "s"), source="api", now=NOW)
+
+    # It did split: the events were written by two transactions.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT xmin::text) FROM scoring_engagementevent WHERE idempotency_key LIKE 'p-%%'"
+        )
+        assert cursor.fetchone() == (2,)
+        cursor.execute(
+            "SELECT count(DISTINCT xmin::text) FROM scoring_engagementevent WHERE idempotency_key LIKE 's-%%'"
+        )
+        assert cursor.fetchone() == (1,)
+
+    assert [_answer(r) for r in parallel] == [_answer(r) for r in serial]
+    assert _answer(parallel[10])[0] == "error" and parallel[20].duplicate
+    for twin_p, twin_s in zip(parallel_leads, serial_leads, strict=True):
+        stored_p, stored_s = Lead.objects.get(pk=twin_p.pk), Lead.objects.get(pk=twin_s.pk)
+        assert [getattr(stored_p, c) for c in LEAD_COLUMNS] == [getattr(stored_s, c) for c in LEAD_COLUMNS]
+        state_p = LeadScoringState.objects.filter(lead=twin_p).first()
+        state_s = LeadScoringState.objects.filter(lead=twin_s).first()
+        assert (state_p and state_p.engagement_state) == (state_s and state_s.engagement_state)
+        assert ScoreChange.objects.filter(lead=twin_p).count() == ScoreChange.objects.filter(lead=twin_s).count()
+    assert EngagementEvent.objects.filter(source="api", idempotency_key__startswith="p-").count() == 298
+    assert Lead.objects.filter(email="p-new@acme.example").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_key_naming_two_leads_keeps_the_batch_in_one_transaction(migration_data, settings):
+    settings.EVENT_BATCH_CONNECTIONS = 2
+    leads = _twins("k", 10)
+    items = _items(leads, "k")
+    items[5]["idempotency_key"] = "k-shared"
+    items[6]["idempotency_key"] = "k-shared"
+    items[6]["lead_id"] = next(lead.pk for lead in leads if lead.pk != items[5]["lead_id"])
+
+    results = services.event_log_batch(items=items, source="api", now=NOW)
+
+    assert results[6].duplicate and results[6].event.pk == results[5].event.pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT xmin::text) FROM scoring_engagementevent WHERE idempotency_key LIKE 'k-%%'"
+        )
+        assert cursor.fetchone() == (1,)
