@@ -49,6 +49,44 @@ class JsonObjectField(serializers.DictField):
         return value
 
 
+class _JsonTyped:
+    """A field that takes only the JSON type its schema names: DRF would also turn ``7`` into
+    ``"7"``, ``"7"`` into 7 and ``1`` into true, which the published schema does not allow."""
+
+    json_types: tuple[type, ...] = ()
+    type_message = ""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, self.json_types) or (isinstance(data, bool) and bool not in self.json_types):
+            raise serializers.ValidationError(self.type_message)
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class TextField(_JsonTyped, serializers.CharField):
+    json_types = (str,)
+    type_message = "Send text (a JSON string)."
+
+
+class EmailAddressField(_JsonTyped, serializers.EmailField):
+    json_types = (str,)
+    type_message = "Send the address as text (a JSON string)."
+
+
+class WholeNumberField(_JsonTyped, serializers.IntegerField):
+    json_types = (int,)
+    type_message = "Send a whole number (a JSON number)."
+
+
+class AmountField(_JsonTyped, serializers.DecimalField):
+    json_types = (str,)
+    type_message = 'Send the amount as text, e.g. "12500.00" (as the API answers it).'
+
+
+class YesNoField(_JsonTyped, serializers.BooleanField):
+    json_types = (bool,)
+    type_message = "Send true or false."
+
+
 # ---- leads -----------------------------------------------------------------------------
 
 
@@ -129,36 +167,36 @@ class LeadSerializer(serializers.ModelSerializer):
 class LeadUpdateSerializer(serializers.Serializer):
     """Fields a person may change; ``owner`` only with the ``leads.assign_lead`` permission."""
 
-    email = serializers.EmailField(max_length=254)
-    first_name = serializers.CharField(max_length=_max_length("first_name"), allow_blank=True)
-    last_name = serializers.CharField(max_length=_max_length("last_name"), allow_blank=True)
-    phone = serializers.CharField(max_length=_max_length("phone"), allow_blank=True)
-    title = serializers.CharField(max_length=_max_length("title"), allow_blank=True)
-    company = serializers.CharField(max_length=_max_length("company"), allow_blank=True)
-    website = serializers.CharField(max_length=_max_length("website"), allow_blank=True)
-    company_size = serializers.IntegerField(min_value=0, max_value=_MAX_POSITIVE_INT, allow_null=True)
-    industry = serializers.CharField(max_length=_max_length("industry"), allow_blank=True)
-    country = serializers.CharField(max_length=_max_length("country"), allow_blank=True)
-    city = serializers.CharField(max_length=_max_length("city"), allow_blank=True)
-    annual_revenue = serializers.DecimalField(max_digits=16, decimal_places=2, min_value=0, allow_null=True)
-    timezone = serializers.CharField(max_length=_max_length("timezone"), allow_blank=True)
+    email = EmailAddressField(max_length=254)
+    first_name = TextField(max_length=_max_length("first_name"), allow_blank=True)
+    last_name = TextField(max_length=_max_length("last_name"), allow_blank=True)
+    phone = TextField(max_length=_max_length("phone"), allow_blank=True)
+    title = TextField(max_length=_max_length("title"), allow_blank=True)
+    company = TextField(max_length=_max_length("company"), allow_blank=True)
+    website = TextField(max_length=_max_length("website"), allow_blank=True)
+    company_size = WholeNumberField(min_value=0, max_value=_MAX_POSITIVE_INT, allow_null=True)
+    industry = TextField(max_length=_max_length("industry"), allow_blank=True)
+    country = TextField(max_length=_max_length("country"), allow_blank=True)
+    city = TextField(max_length=_max_length("city"), allow_blank=True)
+    annual_revenue = AmountField(max_digits=16, decimal_places=2, min_value=0, allow_null=True)
+    timezone = TextField(max_length=_max_length("timezone"), allow_blank=True)
     source = NameField(slug_field="name", queryset=LeadSource.objects.all(), allow_null=True)
     campaign = NameField(slug_field="name", queryset=Campaign.objects.all(), allow_null=True)
     owner = NameField(slug_field="username", queryset=User.objects.filter(is_active=True), allow_null=True)
     attributes = JsonObjectField()
-    email_opt_in = serializers.BooleanField()
-    do_not_call = serializers.BooleanField()
-    budget = serializers.CharField(max_length=_max_length("budget"), allow_blank=True)
-    authority = serializers.CharField(max_length=_max_length("authority"), allow_blank=True)
-    need = serializers.CharField(max_length=5000, allow_blank=True)
-    timeline = serializers.CharField(max_length=_max_length("timeline"), allow_blank=True)
+    email_opt_in = YesNoField()
+    do_not_call = YesNoField()
+    budget = TextField(max_length=_max_length("budget"), allow_blank=True)
+    authority = TextField(max_length=_max_length("authority"), allow_blank=True)
+    need = TextField(max_length=5000, allow_blank=True)
+    timeline = TextField(max_length=_max_length("timeline"), allow_blank=True)
 
 
 class UtmInSerializer(serializers.Serializer):
     """UTM parameters, click ids and the referrer; unknown keys are refused."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        return {key: serializers.CharField(max_length=500, allow_blank=True, required=False) for key in UTM_KEYS}
+        return {key: TextField(max_length=500, allow_blank=True, required=False) for key in UTM_KEYS}
 
     def to_internal_value(self, data: Any) -> dict[str, str]:
         if isinstance(data, dict):
@@ -190,7 +228,7 @@ class LeadPatchSerializer(LeadUpdateSerializer):
 
 class TransitionSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(choices=Stage.values)
-    reason = serializers.CharField(max_length=2000, allow_blank=True, required=False, default="")
+    reason = TextField(max_length=2000, allow_blank=True, required=False, default="")
     lost_reason = serializers.ChoiceField(
         choices=LostReason.values, required=False, default="", allow_blank=True, help_text="Needed to mark a lead lost."
     )

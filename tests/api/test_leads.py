@@ -289,6 +289,27 @@ def test_bad_fields_answer_400_field_by_field_and_create_nothing():
     assert Lead.objects.count() == 0
 
 
+def test_values_of_another_json_type_than_the_schema_names_are_refused():
+    lead = LeadFactory(owner=None, country="DE", company_size=10, email_opt_in=False)
+    client = token_client(manager())
+
+    created = client.post(LIST, {"email": "typed@example.com", "country": 7, "annual_revenue": 12.5}, format="json")
+    patched = client.patch(
+        f"{LIST}{lead.pk}/", {"company_size": "50", "email_opt_in": 1, "title": ["VP"]}, format="json"
+    )
+
+    assert created.status_code == 400
+    assert created.json() == {
+        "country": ["Send text (a JSON string)."],
+        "annual_revenue": ['Send the amount as text, e.g. "12500.00" (as the API answers it).'],
+    }
+    assert patched.status_code == 400
+    assert set(patched.json()) == {"company_size", "email_opt_in", "title"}
+    lead.refresh_from_db()
+    assert (lead.country, lead.company_size, lead.email_opt_in) == ("DE", 10, False)
+    assert not Lead.objects.filter(email="typed@example.com").exists()
+
+
 def test_missing_email_answers_400():
     response = token_client(rep()).post(LIST, {"first_name": "Ada"}, format="json")
 
