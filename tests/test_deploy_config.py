@@ -156,3 +156,18 @@ def test_dockerfile_serves_the_same_app_and_collects_static_files():
     assert "collectstatic --no-input" in dockerfile
     assert '"leadcrm.wsgi:application"' in dockerfile
     assert "pip install -r requirements.txt" in dockerfile
+
+
+def test_an_empty_database_url_means_the_embedded_database(tmp_path):
+    """A .env copied from .env.example with DATABASE_URL= left blank runs on SQLite, as no line does."""
+    environment = {**os.environ, "DATABASE_URL": "", "LEADCRM_VAR_DIR": str(tmp_path)}
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    probe = (
+        "import django, os; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'leadcrm.settings.base'); django.setup();"
+        "from django.conf import settings; print(settings.DATABASES['default']['ENGINE'])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "django.db.backends.sqlite3"

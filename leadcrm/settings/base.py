@@ -83,7 +83,8 @@ TEMPLATES = [
 
 # Database: SQLite under var/ unless DATABASE_URL is set.
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'leadcrm.sqlite3'}"),
+    # An empty DATABASE_URL (a .env line left blank) means the embedded default, as no line does.
+    "default": env.db_url_config(env.str("DATABASE_URL", default="") or f"sqlite:///{VAR_DIR / 'leadcrm.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL and immediate transactions let the web server and the worker write side by side.
@@ -102,10 +103,10 @@ else:
 # PostgreSQL: the event path's fixed statements are prepared once per connection. Turn off
 # behind a pooler in transaction mode (PgBouncer's default), where sessions are shared.
 DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
-# PostgreSQL: a list of events posted at once is split by lead over this many connections,
-# logged side by side (1: one connection, one transaction). The extra connections last as
-# long as the request.
-EVENT_BATCH_CONNECTIONS = env.int("EVENT_BATCH_CONNECTIONS", default=2)
+# PostgreSQL: a list of events posted at once (split by lead) and a CSV import (split by
+# address) are written over this many connections side by side (1: one connection). The
+# extra connections last as long as the request or the import.
+DATABASE_PARALLEL_WRITES = env.int("DATABASE_PARALLEL_WRITES", default=2)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
