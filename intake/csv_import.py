@@ -11,17 +11,22 @@ historical outcome, when the file has one); past events go through
 import csv
 import datetime
 import io
+import queue
+import threading
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import connection, connections, models, transaction
+from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.db import analyze, copy_in, copy_value, instances_from_rows
+from core.db import analyze, array_literal, copy_in, copy_value, unnest_params
 from intake import csv_rows
 from intake.models import CsvImport, ImportReject
 from leads import services as lead_services
@@ -238,8 +243,19 @@ def csv_import_run(*, import_id: int, now: datetime.datetime | None = None) -> C
     )
     csv_import.refresh_from_db()
     if csv_import.created_count + csv_import.updated_count >= ANALYZE_AFTER_ROWS:
-        analyze(Lead, StageChange)  # the lists and reports are planned for the new rows at once
+        _enqueue_analyze()  # the lists and reports get planned for the new rows (after the import is done)
     return csv_import
+
+
+def _enqueue_analyze() -> None:
+    from intake.tasks import leads_analyze
+
+    leads_analyze.delay()
+
+
+def leads_analyze() -> None:
+    """Refresh the planner statistics of the tables a big import fills."""
+    analyze(Lead, StageChange)
 
 
 def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
@@ -247,16 +263,86 @@ def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
     columns = _columns(csv_import)
     reader = _rows(csv_import.content)
     next(reader, None)
-    chunk: list[tuple[int, list[str]]] = []
-    for row_number, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        chunk.append((row_number, row))
-        if len(chunk) >= CHUNK_ROWS:
+    rows = ((number, row) for number, row in enumerate(reader, start=2) if any(cell.strip() for cell in row))
+    streams = _stream_count()
+    if streams == 1:
+        for chunk in _chunks(rows):
             _import_chunk(csv_import, chunk, columns, ctx)
+        return
+    # Rows split by address over a few connections, chunks imported side by side: while
+    # PostgreSQL writes one chunk, Python reads and checks the next. A repeated address always
+    # lands in the same stream, in file order, so a later row still updates an earlier one.
+    email_index = [index for index, target in columns if target == "email"][-1]  # the cell _cells keeps
+    queues: list[queue.Queue[list[tuple[int, list[str]]] | None]] = [queue.Queue(maxsize=2) for _ in range(streams)]
+    failures: list[BaseException] = []
+    workers = [
+        threading.Thread(target=_stream_worker, args=(csv_import, q, columns, ctx, failures), daemon=True)
+        for q in queues
+    ]
+    for worker in workers:
+        worker.start()
+    buffers: list[list[tuple[int, list[str]]]] = [[] for _ in range(streams)]
+    try:
+        for number, row in rows:
+            address = row[email_index].strip().lower() if email_index < len(row) else ""
+            stream = zlib.crc32(address.encode()) % streams
+            buffers[stream].append((number, row))
+            if len(buffers[stream]) >= CHUNK_ROWS:
+                queues[stream].put(buffers[stream])
+                buffers[stream] = []
+            if failures:
+                break
+        for stream, buffered in enumerate(buffers):
+            if buffered and not failures:
+                queues[stream].put(buffered)
+    finally:
+        for q in queues:
+            q.put(None)
+        for worker in workers:
+            worker.join()
+    if failures:
+        raise failures[0]
+
+
+def _stream_count() -> int:
+    """How many connections an import writes on side by side: several on PostgreSQL when no
+    caller's transaction is open (other connections would not see its rows), else one."""
+    wanted = getattr(settings, "DATABASE_PARALLEL_WRITES", 1)
+    if wanted < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1
+    return int(wanted)
+
+
+def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
+    chunk: list[tuple[int, list[str]]] = []
+    for item in rows:
+        chunk.append(item)
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
             chunk = []
     if chunk:
-        _import_chunk(csv_import, chunk, columns, ctx)
+        yield chunk
+
+
+def _stream_worker(
+    csv_import: CsvImport,
+    chunks: queue.Queue[list[tuple[int, list[str]]] | None],
+    columns: list[tuple[int, str]],
+    ctx: csv_rows.RowContext,
+    failures: list[BaseException],
+) -> None:
+    """Import the chunks of one stream on this thread's own connection, closed at the end. After
+    a failure (here or in another stream) the rest is left: the import is marked failed."""
+    try:
+        while (chunk := chunks.get()) is not None:
+            if not failures:
+                _import_chunk(csv_import, chunk, columns, ctx)
+    except BaseException as error:  # noqa: BLE001 - raised again by the importing thread
+        failures.append(error)
+        while chunks.get() is not None:  # let the reader finish handing out its chunks
+            pass
+    finally:
+        connections.close_all()
 
 
 def _import_chunk(
@@ -281,18 +367,21 @@ def _import_chunk(
             # commit (a crash may lose the last chunks, never half of one: counters go with them).
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        existing = {lead.email: lead for lead in _known_leads([clean.email for _, _, clean in good])}
+        known = _known_leads([clean.email for _, _, clean in good])
         new_rows: dict[str, csv_rows.CleanRow] = {}
-        updates: dict[str, Lead] = {}
-        outcome_rows: list[tuple[int, list[str], csv_rows.CleanRow, Lead]] = []
+        changes: dict[int, csv_rows.CleanRow] = {}
+        outcome_rows: list[tuple[int, list[str], csv_rows.CleanRow, int]] = []
         for row_number, row, clean in good:
-            lead = existing.get(clean.email)
-            if lead is not None:
-                if clean.outcome and clean.outcome != lead.stage:
-                    outcome_rows.append((row_number, row, clean, lead))
+            found = known.get(clean.email)
+            if found is not None:
+                lead_id, stage = found
+                if clean.outcome and clean.outcome != stage:
+                    outcome_rows.append((row_number, row, clean, lead_id))
                     continue
-                _apply(lead, clean)
-                updates[clean.email] = lead
+                change = changes.setdefault(lead_id, clean)
+                if change is not clean:  # the same lead again in this chunk: later cells win
+                    change.fields.update(clean.fields)
+                    change.attributes.update(clean.attributes)
                 updated += 1
             elif clean.email in new_rows:
                 # The same e-mail again in this file: later cells fill in or replace earlier ones.
@@ -311,10 +400,9 @@ def _import_chunk(
                 new_rows[clean.email] = clean
         new_ids = _create_leads(csv_import, list(new_rows.values()), ctx.now)
         created += len(new_ids)
-        if updates:
-            _bulk_update(list(updates.values()), [*UPDATABLE, "attributes", "consent_at", "updated_at"])
-        for row_number, row, clean, lead in outcome_rows:
-            problem = _apply_outcome(csv_import, lead, clean)
+        _update_leads(changes, ctx.now)
+        for row_number, row, clean, lead_id in outcome_rows:
+            problem = _apply_outcome(csv_import, Lead.objects.get(pk=lead_id), clean)
             if problem:
                 rejects.append(
                     ImportReject(
@@ -323,7 +411,7 @@ def _import_chunk(
                 )
             else:
                 updated += 1
-        lead_ids = {**{lead.email: lead.pk for lead in existing.values()}, **new_ids}
+        lead_ids = {**{email: lead_id for email, (lead_id, _) in known.items()}, **new_ids}
         events = [
             {
                 "lead_id": lead_ids[clean.email],
@@ -351,65 +439,88 @@ def _import_chunk(
                         )
                     )
         ImportReject.objects.bulk_create(rejects)
+        # Added to what is stored: chunks of other streams count at the same time.
         CsvImport.objects.filter(pk=csv_import.pk).update(
-            processed_rows=csv_import.processed_rows + len(chunk),
-            created_count=csv_import.created_count + created,
-            updated_count=csv_import.updated_count + updated,
-            rejected_count=csv_import.rejected_count + sum(1 for r in rejects if r.raw),
+            processed_rows=F("processed_rows") + len(chunk),
+            created_count=F("created_count") + created,
+            updated_count=F("updated_count") + updated,
+            rejected_count=F("rejected_count") + sum(1 for r in rejects if r.raw),
             updated_at=timezone.now(),
         )
-    csv_import.processed_rows += len(chunk)
-    csv_import.created_count += created
-    csv_import.updated_count += updated
-    csv_import.rejected_count += sum(1 for r in rejects if r.raw)
 
 
-def _bulk_update(leads: list[Lead], names: list[str]) -> None:
-    """Write many leads' columns at once. On PostgreSQL: COPY into a temporary table, then one
-    ``UPDATE ... FROM`` (Django's ``bulk_update`` builds a CASE per column whose cost grows with the
-    square of the batch)."""
-    if connection.vendor != "postgresql":
-        Lead.objects.bulk_update(leads, names, batch_size=200)
+def _update_leads(changes: dict[int, csv_rows.CleanRow], now: datetime.datetime) -> None:
+    """Write the cells of rows naming known leads: the columns a row gives replace, its custom
+    fields are merged in, consent to e-mail is dated when first given.
+
+    On PostgreSQL one ``UPDATE ... FROM unnest(...)`` for the whole chunk: a column a row leaves
+    blank goes as NULL and keeps the stored value (no cleaned cell is ever NULL), so nothing of
+    the leads has to be read first. Elsewhere the leads are loaded, changed and saved in bulk.
+    """
+    if not changes:
         return
-    fields = [cast(models.Field, Lead._meta.get_field(name)) for name in names]
-    columns = [str(f.column) for f in fields]
-    quote = connection.ops.quote_name
-    definition = ", ".join(f"{quote(c)} {f.db_type(connection)}" for c, f in zip(columns, fields, strict=True))
-    assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
-    with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE intake_lead_update (id bigint, {definition}) ON COMMIT DROP")
-        copy_in(
-            cursor,
-            "intake_lead_update",
-            ["id", *columns],
-            ([str(lead.pk), *[copy_value(getattr(lead, f.attname)) for f in fields]] for lead in leads),
+    if connection.vendor != "postgresql":
+        leads = Lead.objects.in_bulk(list(changes))
+        for lead_id, clean in changes.items():
+            _apply(leads[lead_id], clean)
+        Lead.objects.bulk_update(
+            list(leads.values()), [*UPDATABLE, "attributes", "consent_at", "updated_at"], batch_size=200
         )
-        table = quote(Lead._meta.db_table)
-        cursor.execute(f"UPDATE {table} AS l SET {assignments} FROM intake_lead_update AS v WHERE l.id = v.id")  # noqa: S608
-        cursor.execute("DROP TABLE intake_lead_update")
+        return
+    given = {name for clean in changes.values() for name in clean.fields}
+    names = [name for name in UPDATABLE if name in given]
+    fields = [cast(models.Field, Lead._meta.get_field(name)) for name in names]
+    quote = connection.ops.quote_name
+    columns = [quote(str(f.column)) for f in fields]
+    assignments = [f"{c} = COALESCE(v.{c}, l.{c})" for c in columns]
+    assignments.append(
+        "attributes = CASE WHEN v.attributes IS NULL THEN l.attributes ELSE l.attributes || v.attributes END"
+    )
+    if "email_opt_in" in names:
+        assignments.append(
+            "consent_at = CASE WHEN v.email_opt_in AND l.consent_at IS NULL THEN %s ELSE l.consent_at END"
+        )
+    assignments.append("updated_at = %s")
+    unnest = ", ".join(["%s::bigint[]", *(f"%s::{f.db_type(connection)}[]" for f in fields), "%s::jsonb[]"])
+    rows = (
+        (lead_id, *(clean.fields.get(name) for name in names), clean.attributes or None)
+        for lead_id, clean in changes.items()
+    )
+    params = [now] * (2 if "email_opt_in" in names else 1) + unnest_params(rows, len(names) + 2)
+    table = quote(Lead._meta.db_table)
+    # Only quoted names and casts are formatted in; values travel as parameters.
+    sql = (
+        f"UPDATE {table} AS l SET {', '.join(assignments)} "  # noqa: S608
+        f"FROM unnest({unnest}) AS v(id, {', '.join(columns)}, attributes) WHERE l.id = v.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
-def _known_leads(emails: list[str]) -> list[Lead]:
-    """The leads among these (normalised) addresses, locked for this transaction."""
+def _known_leads(emails: list[str]) -> dict[str, tuple[int, str]]:
+    """The id and stage of the leads among these (normalised) addresses, locked for this transaction."""
     if not emails:
-        return []
+        return {}
     if connection.vendor == "postgresql":
         # Most rows of a big import are new: one query with one array parameter (cheap to send
-        # and to plan) finds and locks the known ones, and their rows become leads without the
-        # ORM's per-row work (which was most of the time of a file of updates).
-        fields = Lead._meta.concrete_fields
+        # and to plan) finds and locks the known ones.
         quote = connection.ops.quote_name
-        columns = ", ".join(quote(str(f.column)) for f in fields)
         email = quote(str(Lead._meta.get_field("email").column))
         with connection.cursor() as cursor:
             # Only quoted names are formatted in; the addresses travel as one parameter.
             cursor.execute(
-                f"SELECT {columns} FROM {quote(Lead._meta.db_table)} WHERE lower({email}) = ANY(%s) FOR UPDATE",  # noqa: S608
-                [emails],
+                f"SELECT lower({email}), id, stage FROM {quote(Lead._meta.db_table)} "  # noqa: S608
+                f"WHERE lower({email}) = ANY(%s::text[]) FOR UPDATE",
+                [array_literal(emails)],
             )
-            rows = cursor.fetchall()
-        return instances_from_rows(Lead, rows)
-    return list(Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails).select_for_update())
+            return {address: (lead_id, stage) for address, lead_id, stage in cursor.fetchall()}
+    found = (
+        Lead.objects.annotate(email_lower=Lower("email"))
+        .filter(email_lower__in=emails)
+        .select_for_update()
+        .values_list("email_lower", "id", "stage")
+    )
+    return {address: (lead_id, stage) for address, lead_id, stage in found}
 
 
 def _apply(lead: Lead, clean: csv_rows.CleanRow) -> None:

@@ -10,6 +10,11 @@ def csv_import_run(import_id: int) -> None:
     csv_import.csv_import_run(import_id=import_id)
 
 
+@shared_task(name="bulk.leads_analyze")
+def leads_analyze() -> None:
+    csv_import.leads_analyze()
+
+
 @shared_task(name="intake.webhooks_scan")
 def webhooks_scan() -> None:
     webhooks.webhooks_scan()

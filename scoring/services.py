@@ -1079,7 +1079,7 @@ def _parallel_parts(entries: list[_BatchItem], *, now: datetime.datetime) -> lis
     """The batch's items in parts of disjoint leads (each lead's items in order), or one part:
     on SQLite, inside a caller's transaction (other connections would not see its rows), for
     small batches, or when one idempotency key names two leads (which one counts depends on order)."""
-    connections_wanted = getattr(settings, "EVENT_BATCH_CONNECTIONS", 2)
+    connections_wanted = getattr(settings, "DATABASE_PARALLEL_WRITES", 2)
     if (
         connections_wanted < 2
         or len(entries) < PARALLEL_MIN_ITEMS

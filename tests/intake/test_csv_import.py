@@ -1,6 +1,7 @@
 import csv
 import datetime
 import io
+import threading
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -226,3 +227,45 @@ def test_large_file_in_several_chunks(monkeypatch):
     assert (done.created_count, done.rejected_count, done.processed_rows) == (249, 1, 250)
     assert Lead.objects.count() == 249
     assert StageChange.objects.count() == 249
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_big_file_is_imported_on_two_connections_side_by_side(monkeypatch, settings):
+    """On PostgreSQL, outside a transaction, rows are split by address over two connections:
+    the figures and the leads come out as from one, and a repeated address still updates in file order."""
+    from tests.e2e.conftest import _rerun_data_migrations
+
+    _rerun_data_migrations()  # a transactional test starts from a flushed database
+    settings.DATABASE_PARALLEL_WRITES = 2
+    monkeypatch.setattr(csv_import, "CHUNK_ROWS", 40)
+    known = LeadFactory(email="known7@example.com", company="Old name")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["email", "first_name", "company"])
+    for i in range(300):
+        writer.writerow([f"bulk{i}@example.com" if i % 50 != 3 else "not-an-address", f"N{i}", "Acme"])
+    writer.writerow(["KNOWN7@example.com ", "Kay", "New name"])  # an update of a stored lead
+    writer.writerow(["bulk10@example.com", "Later", "Acme"])  # the same address again: fills in
+    item = _upload(marketer(), out.getvalue())
+    threads = set()
+    real_import_chunk = csv_import._import_chunk
+
+    def import_chunk(*args, **kwargs):
+        threads.add(threading.current_thread().name)
+        return real_import_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(csv_import, "_import_chunk", import_chunk)
+
+    done = _run(item)
+
+    assert len(threads) == 2 and threading.main_thread().name not in threads
+    assert done.status == "done"
+    assert (done.processed_rows, done.created_count, done.updated_count, done.rejected_count) == (302, 294, 2, 6)
+    assert Lead.objects.filter(email__startswith="bulk").count() == 294
+    assert Lead.objects.get(email="bulk10@example.com").first_name == "Later"
+    known.refresh_from_db()
+    assert (known.first_name, known.company) == ("Kay", "New name")
+    assert sorted(ImportReject.objects.filter(csv_import=done).values_list("row_number", flat=True)) == [
+        i + 2 for i in range(300) if i % 50 == 3
+    ]

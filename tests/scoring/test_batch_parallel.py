@@ -51,7 +51,7 @@ def _answer(result) -> tuple:
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_big_batch_is_logged_in_parts_and_stores_what_one_transaction_would(migration_data, settings):
-    settings.EVENT_BATCH_CONNECTIONS = 2
+    settings.DATABASE_PARALLEL_WRITES = 2
     parallel_leads, serial_leads = _twins("p", 40), _twins("s", 40)
 
     parallel = services.event_log_batch(items=_items(parallel_leads, "p"), source="api", now=NOW)
@@ -85,7 +85,7 @@ def test_a_big_batch_is_logged_in_parts_and_stores_what_one_transaction_would(mi
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_key_naming_two_leads_keeps_the_batch_in_one_transaction(migration_data, settings):
-    settings.EVENT_BATCH_CONNECTIONS = 2
+    settings.DATABASE_PARALLEL_WRITES = 2
     leads = _twins("k", 10)
     items = _items(leads, "k")
     items[5]["idempotency_key"] = "k-shared"
