@@ -263,7 +263,7 @@ def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
     columns = _columns(csv_import)
     reader = _rows(csv_import.content)
     next(reader, None)
-    rows = ((number, row) for number, row in enumerate(reader, start=2) if any(cell.strip() for cell in row))
+    rows = ((number, row) for number, row in enumerate(reader, start=2) if any(map(str.strip, row)))  # not blank
     streams = _stream_count()
     if streams == 1:
         for chunk in _chunks(rows):
