@@ -8,6 +8,10 @@ A prepared statement lives as long as its session, whatever happens to transacti
 names prepared are remembered per raw connection: a reconnect starts afresh. It needs a
 session of its own (a direct connection, or a pooler in session mode); with
 ``DATABASE_PREPARED_STATEMENTS=false`` every statement is sent as it is instead.
+
+The rest serves the bulk paths: JSON in and out of JSON columns in C (``json_text``,
+``json_value``), COPY values, array literals that carry a column of many rows as one
+parameter (``unnest_params``), and rows made model instances without ``Model.__init__``.
 """
 
 import datetime
