@@ -269,3 +269,32 @@ def test_a_big_file_is_imported_on_two_connections_side_by_side(monkeypatch, set
     assert sorted(ImportReject.objects.filter(csv_import=done).values_list("row_number", flat=True)) == [
         i + 2 for i in range(300) if i % 50 == 3
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_failing_stream_stops_the_import_and_marks_it_failed(monkeypatch, settings):
+    from tests.e2e.conftest import _rerun_data_migrations
+
+    _rerun_data_migrations()
+    settings.DATABASE_PARALLEL_WRITES = 2
+    monkeypatch.setattr(csv_import, "CHUNK_ROWS", 20)
+    real_import_chunk = csv_import._import_chunk
+    calls = []
+
+    def import_chunk(item, chunk, *args, **kwargs):
+        calls.append(len(chunk))
+        if len(calls) == 3:
+            raise RuntimeError("disk full")
+        return real_import_chunk(item, chunk, *args, **kwargs)
+
+    monkeypatch.setattr(csv_import, "_import_chunk", import_chunk)
+    rows = "\n".join(f"s{i}@example.com,N{i}" for i in range(400))
+    item = _upload(marketer(), f"email,first_name\n{rows}\n")
+
+    with pytest.raises(RuntimeError, match="disk full"):  # the task runs at once in tests
+        csv_import.csv_import_start(csv_import=item)
+
+    item.refresh_from_db()
+    assert item.status == "failed" and "disk full" in item.error
+    assert item.processed_rows == Lead.objects.filter(email__startswith="s").count() < 400

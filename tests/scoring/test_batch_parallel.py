@@ -100,3 +100,23 @@ def test_a_key_naming_two_leads_keeps_the_batch_in_one_transaction(migration_dat
             "SELECT count(DISTINCT xmin::text) FROM scoring_engagementevent WHERE idempotency_key LIKE 'k-%%'"
         )
         assert cursor.fetchone() == (1,)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_part_that_fails_on_its_thread_fails_the_batch(migration_data, settings, monkeypatch):
+    import threading
+
+    settings.DATABASE_PARALLEL_WRITES = 2
+    leads = _twins("f", 20)
+    real_log_many = services._log_many
+
+    def log_many(*args, **kwargs):
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("connection lost")
+        return real_log_many(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_log_many", log_many)
+
+    with pytest.raises(RuntimeError, match="connection lost"):
+        services.event_log_batch(items=_items(leads, "f"), source="api", now=NOW)
