@@ -388,7 +388,7 @@ def _import_chunk(
                 first = new_rows[clean.email]
                 first.fields.update(clean.fields)
                 first.attributes.update(clean.attributes)
-                first.events.extend(clean.events)
+                # (its past events stay with it: every row's are logged below, under its own keys)
                 if clean.outcome:
                     first.outcome, first.outcome_at, first.lost_reason = (
                         clean.outcome,

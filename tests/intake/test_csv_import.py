@@ -139,6 +139,22 @@ def test_historical_outcome_and_past_events_are_imported():
     assert event.occurred_at == datetime.datetime(2025, 1, 20, tzinfo=datetime.UTC)
 
 
+def test_a_repeated_new_address_logs_each_rows_past_events_once():
+    text = (
+        "email,first name,webinar_attended\n"
+        "twice@example.com,Ann,2025-01-20\n"
+        "twice@example.com,Annie,2025-02-03;2025-02-17\n"
+    )
+
+    done = _run(_upload(marketer(), text))
+
+    assert (done.created_count, done.updated_count) == (1, 1)
+    lead = Lead.objects.get(email="twice@example.com")
+    assert lead.first_name == "Annie"
+    days = sorted(e.occurred_at.date().isoformat() for e in EngagementEvent.objects.filter(lead=lead))
+    assert days == ["2025-01-20", "2025-02-03", "2025-02-17"]
+
+
 def test_outcome_for_a_known_lead_goes_through_the_lifecycle():
     lead = LeadFactory(email="k@example.com")
     item = _upload(marketer(), "email,outcome,outcome_at,lost_reason\nk@example.com,lost,2026-01-02,no_budget\n")
