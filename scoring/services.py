@@ -1087,16 +1087,16 @@ def _parallel_parts(entries: list[_BatchItem], *, now: datetime.datetime) -> lis
         or connection.in_atomic_block
     ):
         return [entries]
+    if any(entry.resolved is None for entry in entries):
+        # New addresses become leads first, committed, so that every part's connection sees them.
+        with transaction.atomic():
+            _leads_for_emails(entries, now)
     leads_of_key: dict[tuple[str, str], int | None] = {}
     for entry in entries:
         if entry.idempotency_key is not None:
             key = (entry.source, entry.idempotency_key)
             if leads_of_key.setdefault(key, entry.resolved) != entry.resolved:
                 return [entries]
-    if any(entry.resolved is None for entry in entries):
-        # New addresses become leads first, committed, so that every part's connection sees them.
-        with transaction.atomic():
-            _leads_for_emails(entries, now)
     parts: list[list[_BatchItem]] = [[] for _ in range(connections_wanted)]
     for entry in entries:
         parts[(entry.resolved or 0) % connections_wanted].append(entry)

@@ -104,6 +104,26 @@ def test_a_key_naming_two_leads_keeps_the_batch_in_one_transaction(migration_dat
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_key_naming_two_new_addresses_keeps_the_batch_in_one_transaction(migration_data, settings):
+    """Addresses become leads before the keys are compared: two new addresses are two leads."""
+    settings.DATABASE_PARALLEL_WRITES = 2
+    items = _items(_twins("a", 10), "a")
+    items[7] = {"email": "a-first@acme.example", "type": "page_view", "idempotency_key": "a-by-address"}
+    items[8] = {"email": "a-second@acme.example", "type": "page_view", "idempotency_key": "a-by-address"}
+
+    results = services.event_log_batch(items=items, source="api", now=NOW)
+
+    assert not results[7].duplicate
+    assert results[8].duplicate and results[8].event.pk == results[7].event.pk
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT xmin::text) FROM scoring_engagementevent WHERE idempotency_key LIKE 'a-%%'"
+        )
+        assert cursor.fetchone() == (1,)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_part_that_fails_on_its_thread_fails_the_batch(migration_data, settings, monkeypatch):
     import threading
 
