@@ -30,6 +30,7 @@ from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
+from core.db import parallel_writes  # noqa: E402
 from intake import csv_import  # noqa: E402
 from intake.models import CsvImport  # noqa: E402
 from leads.models import Lead  # noqa: E402
@@ -64,7 +65,7 @@ def run_once(user, raw: bytes, label: str) -> None:
     print(
         f"{label:>7}: {done.processed_rows} rows in {elapsed:.2f} s = {rate:,.0f} rows/s "
         f"(created {done.created_count}, updated {done.updated_count}, rejected {done.rejected_count}; "
-        f"written on {csv_import._stream_count()} connection(s))"
+        f"written on {parallel_writes()} connection(s))"
     )
     if analyze_asked:
         started = time.perf_counter()

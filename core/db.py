@@ -73,6 +73,16 @@ def execute_prepared(cursor: Any, sql: str, params: list[Any]) -> None:
     cursor.execute(execute, params)
 
 
+def parallel_writes() -> int:
+    """How many connections a big write (a list of events, a CSV import) may use side by side:
+    ``DATABASE_PARALLEL_WRITES`` on PostgreSQL, one on SQLite or inside a caller's transaction
+    (other connections would not see its uncommitted rows)."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    if wrapper.vendor != "postgresql" or wrapper.in_atomic_block:
+        return 1
+    return max(1, int(settings.DATABASE_PARALLEL_WRITES))
+
+
 # --- JSON for JSON columns -------------------------------------------------------------------
 
 _django_default = DjangoJSONEncoder().default

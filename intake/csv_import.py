@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, connections, models, transaction
@@ -26,7 +25,7 @@ from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from core.db import analyze, array_literal, copy_in, copy_value, unnest_params
+from core.db import analyze, array_literal, copy_in, copy_value, parallel_writes, unnest_params
 from intake import csv_rows
 from intake.models import CsvImport, ImportReject
 from leads import services as lead_services
@@ -264,7 +263,7 @@ def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
     reader = _rows(csv_import.content)
     next(reader, None)
     rows = ((number, row) for number, row in enumerate(reader, start=2) if any(map(str.strip, row)))  # not blank
-    streams = _stream_count()
+    streams = parallel_writes()
     if streams == 1:
         for chunk in _chunks(rows):
             _import_chunk(csv_import, chunk, columns, ctx)
@@ -302,15 +301,6 @@ def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
             worker.join()
     if failures:
         raise failures[0]
-
-
-def _stream_count() -> int:
-    """How many connections an import writes on side by side: several on PostgreSQL when no
-    caller's transaction is open (other connections would not see its rows), else one."""
-    wanted = getattr(settings, "DATABASE_PARALLEL_WRITES", 1)
-    if wanted < 2 or connection.vendor != "postgresql" or connection.in_atomic_block:
-        return 1
-    return int(wanted)
 
 
 def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:

@@ -22,7 +22,6 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -41,6 +40,7 @@ from core.db import (
     instances_from_rows,
     json_text,
     json_value,
+    parallel_writes,
     unnest_params,
 )
 from leads import lifecycle
@@ -1076,16 +1076,11 @@ PARALLEL_MIN_ITEMS = 200
 
 
 def _parallel_parts(entries: list[_BatchItem], *, now: datetime.datetime) -> list[list[_BatchItem]]:
-    """The batch's items in parts of disjoint leads (each lead's items in order), or one part:
-    on SQLite, inside a caller's transaction (other connections would not see its rows), for
-    small batches, or when one idempotency key names two leads (which one counts depends on order)."""
-    connections_wanted = getattr(settings, "DATABASE_PARALLEL_WRITES", 2)
-    if (
-        connections_wanted < 2
-        or len(entries) < PARALLEL_MIN_ITEMS
-        or connection.vendor != "postgresql"
-        or connection.in_atomic_block
-    ):
+    """The batch's items in parts of disjoint leads (each lead's items in order), or one part
+    (see ``core.db.parallel_writes``), also for small batches and when one idempotency key
+    names two leads (which one counts would depend on order)."""
+    connections_wanted = parallel_writes()
+    if connections_wanted < 2 or len(entries) < PARALLEL_MIN_ITEMS:
         return [entries]
     if any(entry.resolved is None for entry in entries):
         # New addresses become leads first, committed, so that every part's connection sees them.

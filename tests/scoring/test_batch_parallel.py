@@ -41,6 +41,16 @@ def _items(leads: list[Lead], prefix: str) -> list[dict]:
     return items
 
 
+def _writing_transactions(key_prefix: str) -> int:
+    """How many transactions wrote the events whose idempotency keys start with ``key_prefix``."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(DISTINCT xmin::text) FROM scoring_engagementevent WHERE idempotency_key LIKE %s",
+            [f"{key_prefix}%"],
+        )
+        return cursor.fetchone()[0]
+
+
 def _answer(result) -> tuple:
     if not isinstance(result, services.EventResult):
         return ("error", tuple(sorted(result.message_dict)))
@@ -59,15 +69,8 @@ def test_a_big_batch_is_logged_in_parts_and_stores_what_one_transaction_would(mi
         serial = services.event_log_batch(items=_items(serial_leads, "s"), source="api", now=NOW)
 
     # It did split: the events were written by two transactions.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(DISTINCT xmin::text) FROM scoring_engagementevent WHERE idempotency_key LIKE 'p-%%'"
-        )
-        assert cursor.fetchone() == (2,)
-        cursor.execute(
-            "SELECT count(DISTINCT xmin::text) FROM scoring_engagementevent WHERE idempotency_key LIKE 's-%%'"
-        )
-        assert cursor.fetchone() == (1,)
+    assert _writing_transactions("p-") == 2
+    assert _writing_transactions("s-") == 1
 
     assert [_answer(r) for r in parallel] == [_answer(r) for r in serial]
     assert _answer(parallel[10])[0] == "error" and parallel[20].duplicate
@@ -95,11 +98,7 @@ def test_a_key_naming_two_leads_keeps_the_batch_in_one_transaction(migration_dat
     results = services.event_log_batch(items=items, source="api", now=NOW)
 
     assert results[6].duplicate and results[6].event.pk == results[5].event.pk
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(DISTINCT xmin::text) FROM scoring_engagementevent WHERE idempotency_key LIKE 'k-%%'"
-        )
-        assert cursor.fetchone() == (1,)
+    assert _writing_transactions("k-") == 1
 
 
 @pytest.mark.postgres
@@ -115,11 +114,7 @@ def test_a_key_naming_two_new_addresses_keeps_the_batch_in_one_transaction(migra
 
     assert not results[7].duplicate
     assert results[8].duplicate and results[8].event.pk == results[7].event.pk
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(DISTINCT xmin::text) FROM scoring_engagementevent WHERE idempotency_key LIKE 'a-%%'"
-        )
-        assert cursor.fetchone() == (1,)
+    assert _writing_transactions("a-") == 1
 
 
 @pytest.mark.postgres
