@@ -195,7 +195,8 @@ class WebhookDelivery(models.Model):
         RETRYING = "retrying", "Retrying"
         FAILED = "failed", "Failed"
 
-    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    # (db_index=False: the unique constraint on endpoint and origin leads with it)
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     event = models.CharField(max_length=40)
     # What set it off, e.g. "stagechange:42" or "hot:7:<time>"; unique per endpoint so a rescan never doubles.
     origin = models.CharField(max_length=80)

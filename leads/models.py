@@ -219,13 +219,19 @@ class Activity(TimeStampedModel):
     # Kinds that reach the lead: the first of these sets the lead's first_touched_at.
     TOUCH_KINDS = (Kind.CALL, Kind.EMAIL, Kind.MEETING)
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities")
+    # (db_index=False on these two: activity_lead_idx and activity_task_idx lead with them)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField(blank=True)
     occurred_at = models.DateTimeField()
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="activities"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="activities",
+        db_index=False,
     )
     due_at = models.DateTimeField(null=True, blank=True)
     done = models.BooleanField(default=False)
@@ -262,7 +268,8 @@ class Activity(TimeStampedModel):
 class StageChange(models.Model):
     """One move of a lead between lifecycle stages: from, to, when, who or which rule, why."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes")
+    # (db_index=False: stagechange_lead_idx leads with it)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="stage_changes", db_index=False)
     from_stage = models.CharField(max_length=10, choices=Stage.choices, blank=True)
     to_stage = models.CharField(max_length=10, choices=Stage.choices)
     changed_at = models.DateTimeField(db_index=True)
