@@ -25,6 +25,7 @@ from django.db.models import F
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from core.collector import collector_paused
 from core.db import analyze, array_literal, copy_in, copy_value, parallel_writes, unnest_params
 from intake import csv_rows
 from intake.models import CsvImport, ImportReject
@@ -231,7 +232,8 @@ def csv_import_run(*, import_id: int, now: datetime.datetime | None = None) -> C
     if not claimed:
         return csv_import
     try:
-        _run(csv_import, now)
+        with collector_paused():  # see core.collector: the rows would set it off again and again
+            _run(csv_import, now)
     except Exception as exc:
         CsvImport.objects.filter(pk=import_id).update(
             status=CsvImport.Status.FAILED, error=f"{exc.__class__.__name__}: {exc}"[:2000], finished_at=timezone.now()
