@@ -232,9 +232,9 @@ def run_batches(port: int, token: str, lead_ids: list[int], batches: int) -> Non
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--seconds", type=float, default=20, help="how long to post single events (0: skip)")
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--batches", type=int, default=10, help="how many lists of 1,000 to post (0: skip)")
     parser.add_argument("--leads", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=3, help="threads per gunicorn worker")
@@ -253,8 +253,10 @@ def main() -> None:
     port = free_port()
     server = start_server(port, args.workers, args.threads, args.worker_class)
     try:
-        run_singles(server, port, token, lead_ids, args.connections, args.seconds)
-        run_batches(port, token, lead_ids, args.batches)
+        if args.seconds > 0:
+            run_singles(server, port, token, lead_ids, args.connections, args.seconds)
+        if args.batches > 0:
+            run_batches(port, token, lead_ids, args.batches)
     finally:
         server.terminate()
         server.wait(timeout=30)

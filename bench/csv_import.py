@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings.base")
+os.environ.setdefault("DJANGO_DEBUG", "false")  # as the worker runs: no query log
 
 import django  # noqa: E402
 
