@@ -181,6 +181,19 @@ def array_literal(values: Iterable[Any]) -> str:
     return "{" + ",".join(map(array_item, items)) + "}"
 
 
+def any_array(cast: str) -> str:
+    """``ANY(...)`` over one array parameter given as ``array_literal`` text, e.g.
+    ``f"WHERE lower(email) = {any_array('text[]')}"``, sized by nothing the planner can see.
+
+    Handed thousands of literal values and a table that a bulk load has just filled (no
+    statistics yet), PostgreSQL may estimate that they match much of the table and read all of
+    it, computing the indexed expression for every row: 70 ms per 5,000 addresses among 100,000
+    leads, against 13-16 ms through the index. Through a sub-select the array's length is unknown
+    at planning time and the index is used. (Not for small tables: there a scan with the array
+    hashed beats an index probe per value, and the sub-select rules the hashing out.)"""
+    return f"ANY((SELECT %s::{cast})::{cast})"
+
+
 def unnest_params(rows: Iterable[Iterable[Any]], width: int) -> list[str]:
     """The parameters of ``unnest(%s::type[], ...)`` for rows of ``width`` values: one array per column."""
     columns = list(zip(*rows, strict=True)) or [()] * width

@@ -26,7 +26,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.collector import collector_paused
-from core.db import analyze, array_literal, copy_in, copy_value, parallel_writes, unnest_params
+from core.db import analyze, any_array, array_literal, copy_in, copy_value, parallel_writes, unnest_params
 from intake import csv_rows
 from intake.models import CsvImport, ImportReject
 from leads import services as lead_services
@@ -495,14 +495,16 @@ def _known_leads(emails: list[str]) -> dict[str, tuple[int, str]]:
         return {}
     if connection.vendor == "postgresql":
         # Most rows of a big import are new: one query with one array parameter (cheap to send
-        # and to plan) finds and locks the known ones.
+        # and to plan) finds and locks the known ones, through the index (see any_array: 16 ms
+        # per chunk at 100,000 new leads, where the plan for 5,000 literal addresses read and
+        # lower-cased the whole table in 70 ms).
         quote = connection.ops.quote_name
         email = quote(str(Lead._meta.get_field("email").column))
         with connection.cursor() as cursor:
             # Only quoted names are formatted in; the addresses travel as one parameter.
             cursor.execute(
                 f"SELECT lower({email}), id, stage FROM {quote(Lead._meta.db_table)} "  # noqa: S608
-                f"WHERE lower({email}) = ANY(%s::text[]) FOR UPDATE",
+                f"WHERE lower({email}) = {any_array('text[]')} FOR UPDATE",
                 [array_literal(emails)],
             )
             return {address: (lead_id, stage) for address, lead_id, stage in cursor.fetchall()}

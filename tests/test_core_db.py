@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from core.db import array_literal, copy_value, execute_prepared, instances_from_rows, unnest_params
+from core.db import any_array, array_literal, copy_value, execute_prepared, instances_from_rows, unnest_params
 from leads.models import Lead
 from leads.services import lead_create
 from scoring import services
@@ -35,7 +35,7 @@ def test_a_statement_is_prepared_once_per_connection():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_new_connection_prepares_again():
     with connection.cursor() as cursor:
         execute_prepared(cursor, "SELECT %s::int * 2", [21])
@@ -111,6 +111,21 @@ def test_rows_go_in_as_one_array_per_column():
         assert cursor.fetchall() == rows
         cursor.execute("SELECT count(*) FROM unnest(%s::int[], %s::text[])", unnest_params([], 2))
         assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_any_array_matches_the_values_of_its_array_parameter():
+    Lead.objects.bulk_create([Lead(email=f"Lead{i}@Example.com", stage_entered_at=NOW) for i in range(300)])
+    asked = [f"lead{i}@example.com" for i in range(0, 600, 2)]  # half of them stored
+    by_address = "SELECT lower(email) FROM leads_lead WHERE lower(email) = " + any_array("text[]")  # noqa: S608 - fixed text
+    by_id = "SELECT count(*) FROM leads_lead WHERE id = " + any_array("bigint[]")  # noqa: S608 - fixed text
+    with connection.cursor() as cursor:
+        cursor.execute(by_address, [array_literal(asked)])
+        found = {address for (address,) in cursor.fetchall()}
+        cursor.execute(by_id, [array_literal([])])
+        assert cursor.fetchone() == (0,)
+    assert found == {f"lead{i}@example.com" for i in range(0, 300, 2)}
 
 
 @pytest.mark.django_db
