@@ -26,7 +26,16 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core.collector import collector_paused
-from core.db import analyze, any_array, array_literal, copy_in, copy_value, parallel_writes, unnest_params
+from core.db import (
+    analyze,
+    any_array,
+    array_literal,
+    copy_in,
+    copy_value,
+    parallel_writes,
+    unnest_params,
+    unsized_array,
+)
 from intake import csv_rows
 from intake.models import CsvImport, ImportReject
 from leads import services as lead_services
@@ -473,7 +482,10 @@ def _update_leads(changes: dict[int, csv_rows.CleanRow], now: datetime.datetime)
             "consent_at = CASE WHEN v.email_opt_in AND l.consent_at IS NULL THEN %s ELSE l.consent_at END"
         )
     assignments.append("updated_at = %s")
-    unnest = ", ".join(["%s::bigint[]", *(f"%s::{f.db_type(connection)}[]" for f in fields), "%s::jsonb[]"])
+    # Through the primary key, one probe per row, whatever the size of the table (unsized_array).
+    unnest = ", ".join(
+        unsized_array(cast) for cast in ["bigint[]", *(f"{f.db_type(connection)}[]" for f in fields), "jsonb[]"]
+    )
     rows = (
         (lead_id, *(clean.fields.get(name) for name in names), clean.attributes or None)
         for lead_id, clean in changes.items()
