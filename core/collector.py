@@ -1,11 +1,12 @@
 """Pause Python's cyclic garbage collector around a bulk write.
 
-A big import or a list of events allocates hundreds of thousands of short-lived objects
-(rows, cells, dicts, model instances). Each allocation burst makes the collector run, and
-its older-generation passes walk everything the batch still holds, again and again: 15-20%
-of an import's CPU went there. The batch's objects form no cycles worth chasing, so the
-collector is paused while it runs and resumes when the last batch of the process finishes.
-Reference counting still frees everything as usual meanwhile.
+A big CSV import allocates hundreds of thousands of short-lived objects (rows, cells, dicts).
+The allocations set the collector off again and again, and its older-generation passes walk
+everything the import still holds each time: pausing it took the create of 100,000 rows from
+about 11,900 to about 15,000 rows/s. Those objects form no cycles worth chasing; reference
+counting still frees them as usual meanwhile, and the collector resumes when the last paused
+block of the process ends. (Lists of 1,000 events measured no different either way, so they
+do not pause it.)
 """
 
 import contextlib

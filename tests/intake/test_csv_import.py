@@ -190,6 +190,30 @@ def test_mapping_problems_are_refused():
     assert item.mapping == {"a": "", "b": ""}
 
 
+def test_an_import_pauses_the_garbage_collector_and_brings_it_back(monkeypatch):
+    import gc
+
+    real_import_chunk = csv_import._import_chunk
+    seen = []
+
+    def import_chunk(*args, **kwargs):
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise RuntimeError("disk full")
+        return real_import_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(csv_import, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(csv_import, "_import_chunk", import_chunk)
+    gc.enable()
+    item = _upload(marketer(), "email\na@example.com\nb@example.com\nc@example.com\n")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        _run(item)
+
+    assert seen == [False, False]
+    assert gc.isenabled()
+
+
 def test_an_import_runs_once():
     item = _upload(marketer(), "email\nonce@example.com\n")
     _run(item)
