@@ -570,6 +570,15 @@ def _insert_rows(
     if connection.vendor != "postgresql":
         objects = [model(**record) for record in records]
         model.objects.bulk_create(objects)  # type: ignore[attr-defined]
+        # bulk_create stamps auto_now_add columns with the current time: put back the times given.
+        stamped = [f.attname for f in model._meta.concrete_fields if getattr(f, "auto_now_add", False)]
+        for name in stamped:
+            given: dict[Any, list[Any]] = {}
+            for obj, record in zip(objects, records, strict=True):
+                if name in record:
+                    given.setdefault(record[name], []).append(obj.pk)
+            for value, pks in given.items():
+                model.objects.filter(pk__in=pks).update(**{name: value})  # type: ignore[attr-defined]
         return [obj.pk for obj in objects] if with_ids else []
     table = model._meta.db_table
     with connection.cursor() as cursor:
@@ -608,6 +617,9 @@ def _create_leads(csv_import: CsvImport, rows: list[csv_rows.CleanRow], now: dat
     for clean in rows:
         record: dict[str, Any] = {
             "email": clean.email,
+            # A historical row is dated when it was created (else its outcome): the lists, the
+            # lead page and the funnel report count it then, as its stage history does.
+            "created_at": _born(clean, now),
             "attributes": clean.attributes,
             "first_touch_utm": {},
             "last_touch_utm": {},
@@ -628,7 +640,7 @@ def _create_leads(csv_import: CsvImport, rows: list[csv_rows.CleanRow], now: dat
     reason = f"Imported from {csv_import.filename}"[:500]
     for clean in rows:
         lead_id = by_email[clean.email]
-        born = clean.created_on or (clean.outcome_at if clean.outcome else None) or now
+        born = _born(clean, now)
         changes.append(
             {"lead_id": lead_id, "from_stage": "", "to_stage": Stage.RAW, "changed_at": born, "actor_id": actor_id,
              "transition": "create", "reason": reason}
@@ -641,6 +653,11 @@ def _create_leads(csv_import: CsvImport, rows: list[csv_rows.CleanRow], now: dat
             )  # fmt: skip
     _insert_rows(StageChange, changes, now, with_ids=False)
     return by_email
+
+
+def _born(clean: csv_rows.CleanRow, now: datetime.datetime) -> datetime.datetime:
+    """When a new lead of the file came into being: its "created on" cell, else its outcome date."""
+    return clean.created_on or (clean.outcome_at if clean.outcome else None) or now
 
 
 def csv_import_rejects_rows(*, csv_import: CsvImport) -> Iterator[list[str]]:

@@ -129,6 +129,7 @@ def test_historical_outcome_and_past_events_are_imported():
     assert (done.created_count, done.rejected_count) == (2, 0)
     won = Lead.objects.get(email="won@example.com")
     assert won.stage == "won"
+    assert won.created_at == datetime.datetime(2025, 1, 5, tzinfo=datetime.UTC)  # when it came in, not today
     assert won.stage_entered_at == datetime.datetime(2025, 2, 10, tzinfo=datetime.UTC)
     moves = list(StageChange.objects.filter(lead=won).order_by("changed_at").values_list("from_stage", "to_stage"))
     assert moves == [("", "raw"), ("raw", "won")]
