@@ -16,6 +16,7 @@ from rest_framework import serializers
 from core.pagination import _decode as keyset_decode
 from leads.models import Campaign, Lead, LeadSource, LostReason, Stage, Temperature
 from leads.services import UTM_KEYS
+from leads.timezones import validate_time_zone
 
 User = get_user_model()
 
@@ -179,7 +180,7 @@ class LeadUpdateSerializer(serializers.Serializer):
     country = TextField(max_length=_max_length("country"), allow_blank=True)
     city = TextField(max_length=_max_length("city"), allow_blank=True)
     annual_revenue = AmountField(max_digits=16, decimal_places=2, min_value=0, allow_null=True)
-    timezone = TextField(max_length=_max_length("timezone"), allow_blank=True)
+    timezone = TextField(max_length=_max_length("timezone"), allow_blank=True, validators=[validate_time_zone])
     source = NameField(slug_field="name", queryset=LeadSource.objects.all(), allow_null=True)
     campaign = NameField(slug_field="name", queryset=Campaign.objects.all(), allow_null=True)
     owner = NameField(slug_field="username", queryset=User.objects.filter(is_active=True), allow_null=True)

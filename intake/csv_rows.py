@@ -8,7 +8,6 @@ import csv
 import datetime
 import io
 import re
-import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -16,7 +15,9 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from intake.export import unquoted_cell
 from leads.attributes import AttributeSpec, clean_attributes
+from leads.timezones import time_zone_names
 
 IGNORE = ""
 ATTRIBUTE_PREFIX = "attributes."
@@ -101,7 +102,6 @@ DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:
 _email_validator = EmailValidator()
 # Most addresses pass this stricter pattern; the rest get Django's full check.
 _PLAIN_EMAIL = re.compile(r"[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
-_TIMEZONES: set[str] | None = None
 
 
 def _key(text: str) -> str:
@@ -196,30 +196,24 @@ def parse_when(text: str, tz: datetime.tzinfo) -> datetime.datetime:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
-def _timezones() -> set[str]:
-    global _TIMEZONES
-    if _TIMEZONES is None:
-        _TIMEZONES = zoneinfo.available_timezones()
-    return _TIMEZONES
-
-
 def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
     """Check one row (target -> cell text); return what to write, or the reasons it is refused."""
     errors: list[str] = []
     email = (cells.get("email") or "").strip().lower()
+    # A bad address is reported with every other problem of the row, so that one fix will do.
     if not email:
-        return "email: missing"
-    if len(email) > 254:
-        return "email: longer than 254 characters"
-    if not _PLAIN_EMAIL.fullmatch(email):
+        errors.append("email: missing")
+    elif len(email) > 254:
+        errors.append("email: longer than 254 characters")
+    elif not _PLAIN_EMAIL.fullmatch(email):
         try:
             _email_validator(email)
         except ValidationError:
-            return f"email: '{email[:80]}' is not a valid e-mail address"
+            errors.append(f"email: '{email[:80]}' is not a valid e-mail address")
     row = CleanRow(email=email)
     raw_attributes: dict[str, str] = {}
     for target, raw in cells.items():
-        text = raw.strip()
+        text = unquoted_cell(raw.strip())
         if not text or target == "email":
             continue
         if target in TEXT_FIELDS:
@@ -253,7 +247,7 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
             else:
                 errors.append(f"{target}: '{text[:40]}' is not yes or no")
         elif target == "timezone":
-            if text not in _timezones():
+            if text not in time_zone_names():
                 errors.append(f"timezone: '{text[:60]}' is not a time zone name such as Europe/Berlin")
             else:
                 row.fields[target] = text

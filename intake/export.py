@@ -17,3 +17,10 @@ def safe_cell(value: Any) -> str:
     if text.startswith(FORMULA_PREFIXES):
         return "'" + text
     return text
+
+
+def unquoted_cell(text: str) -> str:
+    """``safe_cell`` undone: a file exported here (or its rejects) imports with its values as they were."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+        return text[1:]
+    return text

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from core.models import TimeStampedModel
+from leads.timezones import validate_time_zone
 
 
 class Stage(models.TextChoices):
@@ -122,7 +123,9 @@ class Lead(TimeStampedModel):
     country = models.CharField(max_length=100, blank=True)
     city = models.CharField(max_length=100, blank=True)
     annual_revenue = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
-    timezone = models.CharField(max_length=64, blank=True, help_text="IANA name, e.g. Europe/Berlin.")
+    timezone = models.CharField(
+        max_length=64, blank=True, help_text="IANA name, e.g. Europe/Berlin.", validators=[validate_time_zone]
+    )
     attributes = models.JSONField(default=dict, blank=True)
     # where from
     source = models.ForeignKey(LeadSource, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads")

@@ -280,12 +280,18 @@ def test_duplicate_email_answers_409_with_the_existing_lead():
 def test_bad_fields_answer_400_field_by_field_and_create_nothing():
     response = token_client(rep()).post(
         LIST,
-        {"email": "not-an-email", "company_size": -3, "source": "Nowhere", "utm": {"colour": "red"}},
+        {
+            "email": "not-an-email",
+            "company_size": -3,
+            "source": "Nowhere",
+            "utm": {"colour": "red"},
+            "timezone": "Mars/Olympus",
+        },
         format="json",
     )
 
     assert response.status_code == 400
-    assert set(response.json()) == {"email", "company_size", "source", "utm"}
+    assert set(response.json()) == {"email", "company_size", "source", "utm", "timezone"}
     assert Lead.objects.count() == 0
 
 

@@ -112,6 +112,19 @@ def test_clean_row_refuses_missing_or_bad_email():
     assert csv_rows.clean_row({"email": "nope"}, _ctx()) == "email: 'nope' is not a valid e-mail address"
 
 
+def test_a_bad_email_is_reported_with_the_rows_other_problems():
+    reason = csv_rows.clean_row({"email": "nope", "company_size": "abc"}, _ctx())
+
+    assert reason == "email: 'nope' is not a valid e-mail address; company_size: 'abc' is not a whole number"
+
+
+def test_cells_quoted_by_our_export_import_as_they_were():
+    row = csv_rows.clean_row({"email": "a@example.com", "phone": "'+49 30 123", "company": "'Acme"}, _ctx())
+
+    assert isinstance(row, csv_rows.CleanRow)
+    assert row.fields == {"phone": "+49 30 123", "company": "'Acme"}  # only a quote our export adds goes
+
+
 def test_historical_outcome_and_past_events():
     row = csv_rows.clean_row(
         {

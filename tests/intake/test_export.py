@@ -4,7 +4,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from intake.export import safe_cell
+from intake.export import safe_cell, unquoted_cell
 from tests.factories import LeadFactory, manager, rep
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +31,11 @@ def _rows(response) -> list[list[str]]:
 )
 def test_safe_cell_neutralises_formulas(value, expected):
     assert safe_cell(value) == expected
+
+
+@pytest.mark.parametrize("text", ["=1+2", "+49 30 123", "-2", "@SUM(A1)", "Acme", "'quoted already", ""])
+def test_unquoted_cell_undoes_safe_cell(text):
+    assert unquoted_cell(safe_cell(text)) == text
 
 
 def test_export_respects_filters_and_reach(client):

@@ -67,6 +67,7 @@ def test_duplicate_email_links_to_the_existing_lead_and_creates_nothing(team, lo
         ({"email": ""}, "email"),
         ({"email": "ok@example.org", "company_size": "-5"}, "company_size"),
         ({"email": "ok@example.org", "annual_revenue": "lots"}, "annual_revenue"),
+        ({"email": "ok@example.org", "timezone": "Mars/Olympus"}, "timezone"),
     ],
 )
 def test_bad_input_re_renders_with_field_errors_and_writes_nothing(team, login, data, field):
