@@ -4,6 +4,7 @@ Thin views: they read through selectors, write through ``intake`` services.
 """
 
 import csv
+import datetime
 import json
 import time
 from collections.abc import Iterable
@@ -349,6 +350,9 @@ def import_preview(request: HttpRequest, import_id: int) -> HttpResponse:
     return render(request, "intake/import_preview.html", context, status=400 if errors else 200)
 
 
+IMPORT_WAIT_NOTICE = datetime.timedelta(seconds=15)
+
+
 @login_required
 @permission_required(IMPORT_PERM, raise_exception=True)
 def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
@@ -356,6 +360,8 @@ def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
     context = {
         "item": item,
         "running": item.status in (CsvImport.Status.QUEUED, CsvImport.Status.RUNNING),
+        # Queued for a while: no worker has taken it (none running, or all busy).
+        "waiting": item.status == CsvImport.Status.QUEUED and timezone.now() - item.updated_at > IMPORT_WAIT_NOTICE,
         "rejects": list(item.rejects.all()[:50]) if item.status == CsvImport.Status.DONE else [],
     }
     if getattr(request, "htmx", False):

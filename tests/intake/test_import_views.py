@@ -1,7 +1,10 @@
+import datetime
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from intake.models import CsvImport
 from leads.models import Lead
@@ -74,6 +77,22 @@ def test_progress_fragment_polls_while_running(client):
     assert 'hx-trigger="every 1s"' in fragment
     assert "33%" in fragment
     assert "<nav" not in fragment
+
+
+def test_an_import_no_worker_takes_says_what_it_waits_for(client):
+    client.force_login(marketer())
+    _upload(client)
+    item = CsvImport.objects.get()
+    CsvImport.objects.filter(pk=item.pk).update(status="queued")
+    url = reverse("import_progress", args=[item.pk])
+
+    assert "import-waiting" not in client.get(url, HTTP_HX_REQUEST="true").content.decode()  # just queued
+
+    CsvImport.objects.filter(pk=item.pk).update(updated_at=timezone.now() - datetime.timedelta(minutes=1))
+    fragment = client.get(url, HTTP_HX_REQUEST="true").content.decode()
+
+    assert "Waiting for a background worker" in fragment
+    assert 'hx-trigger="every 1s"' in fragment  # and it keeps watching
 
 
 def test_bad_upload_shows_the_reason(client):
