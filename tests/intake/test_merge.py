@@ -1,4 +1,5 @@
 import datetime
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -120,6 +121,8 @@ def test_merge_pages(client):
 
     listing = client.get(reverse("lead_duplicates")).content.decode()
     assert f"?survivor={a.pk}&amp;other={b.pk}" in listing
+    active = re.findall(r'class="nav-link active"[^>]*>.*?</i> (\w+)</a>', listing)
+    assert active == ["Duplicates"]  # not "Leads" as well
 
     page = client.get(reverse("lead_merge") + f"?survivor={a.pk}&other={b.pk}")
     html = page.content.decode()

@@ -83,8 +83,13 @@ def test_sorts_by_created_and_last_engaged(team, login):
     Lead.objects.filter(pk=team["pool"].pk).update(created_at=now - timezone.timedelta(days=5))
     client = login(team["manager"])
 
-    assert names(client.get(reverse("lead_list"), {"sort": "created"})) == ["Theirs Lead", "Pool Lead", "Mine Lead"]
-    assert names(client.get(reverse("lead_list"), {"sort": "engaged"}))[0] == "Mine Lead"
+    by_created = client.get(reverse("lead_list"), {"sort": "created"})
+    assert names(by_created) == ["Theirs Lead", "Pool Lead", "Mine Lead"]
+    assert "newest first." in by_created.content.decode()  # the subtitle says the order shown
+    by_engaged = client.get(reverse("lead_list"), {"sort": "engaged"})
+    assert names(by_engaged)[0] == "Mine Lead"
+    assert "most recently engaged first." in by_engaged.content.decode()
+    assert "hottest first." in client.get(reverse("lead_list")).content.decode()
 
 
 def test_cursor_pages_through_every_lead_once(login):
