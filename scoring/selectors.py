@@ -58,6 +58,11 @@ def lead_score_explanation(*, lead: Lead, now: Any = None) -> dict[str, Any]:
         "engagement_score": lead.engagement_score,
         "temperature": lead.temperature,
         "model_version": spec.version if spec is not None else None,
+        # How the numbers combine, said on the page: the score weighs fit and engagement; the
+        # temperature follows engagement alone, with a margin before it drops.
+        "fit_percent": round(min(1.0, max(0.0, spec.fit_weight)) * 100) if spec is not None else None,
+        "engagement_percent": 100 - round(min(1.0, max(0.0, spec.fit_weight)) * 100) if spec is not None else None,
+        "thresholds": spec.thresholds if spec is not None else None,
         "contributions": contributions,
         "next_cooling_at": state_row.next_cooling_at if state_row else None,
     }

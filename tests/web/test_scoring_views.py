@@ -44,6 +44,8 @@ def test_a_rep_logs_a_demo_request_and_the_lead_page_says_why_it_is_hot_and_sql(
     assert 'Demo request <span class="text-body-tertiary">(engagement)</span>' in page
     assert 'Came through a lead form <span class="text-body-tertiary">(fit)</span>' in page
     assert "Scoring model v1." in page
+    assert "Score = 50% fit + 50% engagement" in page  # how the numbers add up
+    assert "Temperature follows engagement: hot from 50 (until it drops below 40)" in page
     assert "Sales qualified (hand-raiser) (scoring model v1)" in page  # the stage change in the timeline
     assert "Wants a demo" in page  # the event in the timeline
     assert "<polyline points=" in page
