@@ -171,6 +171,30 @@ def _columns(csv_import: CsvImport) -> list[tuple[int, str]]:
     ]
 
 
+def _column_names(csv_import: CsvImport) -> dict[str, str]:
+    """What the fields a reason names are called in the file: field, custom field or event type -> column header."""
+    names: dict[str, str] = {}
+    for header in csv_import.headers:
+        target = csv_import.mapping.get(header, csv_rows.IGNORE)
+        if target != csv_rows.IGNORE:
+            for key in (
+                target,
+                target.removeprefix(csv_rows.ATTRIBUTE_PREFIX),
+                target.removeprefix(csv_rows.EVENT_PREFIX),
+            ):
+                names.setdefault(key, header)
+    return names
+
+
+def _in_file_terms(reason: str, names: dict[str, str]) -> str:
+    """A row's reasons with each field called by its column header ("Employees: 'abc' is not a whole number")."""
+    parts = []
+    for part in reason.split("; "):
+        field_name, colon, message = part.partition(": ")
+        parts.append(f"{names[field_name]}: {message}" if colon and field_name in names else part)
+    return "; ".join(parts)
+
+
 @dataclass
 class PreviewRow:
     row_number: int
@@ -197,9 +221,10 @@ def csv_import_preview(
     emails = [clean.email for _, _, clean in preview if isinstance(clean, csv_rows.CleanRow)]
     known = set(Lead.objects.filter(email__in=emails).values_list("email", flat=True))
     result = []
+    names = _column_names(csv_import)
     for row_number, row, clean in preview:
         if isinstance(clean, str):
-            result.append(PreviewRow(row_number, row, "reject", clean))
+            result.append(PreviewRow(row_number, row, "reject", _in_file_terms(clean, names)))
         else:
             result.append(PreviewRow(row_number, row, "update" if clean.email in known else "create"))
             known.add(clean.email)  # the same address further down updates this row's lead
@@ -351,12 +376,16 @@ def _import_chunk(
 ) -> None:
     rejects: list[ImportReject] = []
     good: list[tuple[int, list[str], csv_rows.CleanRow]] = []
+    names = _column_names(csv_import)
     for row_number, row in chunk:
         clean = csv_rows.clean_row(_cells(row, columns), ctx)  # type: ignore[arg-type]
         if isinstance(clean, str):
             rejects.append(
                 ImportReject(
-                    csv_import=csv_import, row_number=row_number, reason=clean, raw=csv_rows.row_as_csv_line(row)
+                    csv_import=csv_import,
+                    row_number=row_number,
+                    reason=_in_file_terms(clean, names),
+                    raw=csv_rows.row_as_csv_line(row),
                 )
             )
         else:

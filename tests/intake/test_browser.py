@@ -143,18 +143,18 @@ def _import_messy_csv(page, live_server, artifacts_dir, upload) -> str:
     page.get_by_role("button", name="Preview").click()
 
     preview = page.locator("#import-preview")
-    assert "company_size: 'many' is not a whole number" in preview.inner_text()
-    assert "email: 'not-an-address' is not a valid e-mail address" in preview.inner_text()
+    assert "Employees: 'many' is not a whole number" in preview.inner_text()  # as the file calls it
+    assert "E-mail Address: 'not-an-address' is not a valid e-mail address" in preview.inner_text()
     page.screenshot(path=str(artifacts_dir / "intake-import-preview.png"), full_page=True)
-    page.get_by_role("button", name="Import 5 rows").click()
+    page.get_by_role("button", name="Start the import").click()
 
     page.locator("#import-counts").wait_for()
     assert page.locator("#import-status").inner_text().startswith("Done")
     rejects = page.locator("#import-rejects tbody tr").all_inner_texts()
     assert rejects == [
-        "3\tcompany_size: 'many' is not a whole number",
-        "4\temail: 'not-an-address' is not a valid e-mail address",
-        "5\temail_opt_in: 'maybe' is not yes or no",
+        "3\tEmployees: 'many' is not a whole number",
+        "4\tE-mail Address: 'not-an-address' is not a valid e-mail address",
+        "5\tNewsletter: 'maybe' is not yes or no",
     ]
     page.screenshot(path=str(artifacts_dir / "intake-import-result.png"), full_page=True)
     with page.expect_download() as download:

@@ -41,8 +41,8 @@ def test_full_import_flow_in_the_browser(client, django_capture_on_commit_callba
     assert response["Location"] == reverse("import_preview", args=[item.pk])
 
     preview = client.get(response["Location"]).content.decode()
-    assert "email: &#x27;broken&#x27; is not a valid e-mail address" in preview
-    assert "company_size: &#x27;x&#x27; is not a whole number" in preview
+    assert "Email: &#x27;broken&#x27; is not a valid e-mail address" in preview  # the file's column names
+    assert "Employees: &#x27;x&#x27; is not a whole number" in preview
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("import_preview", args=[item.pk]))
@@ -59,8 +59,8 @@ def test_full_import_flow_in_the_browser(client, django_capture_on_commit_callba
     assert rejects["Content-Type"] == "text/csv; charset=utf-8"
     assert b"".join(rejects.streaming_content).decode().splitlines() == [
         "row,reason,Email,First Name,Company,Employees",
-        "3,email: 'broken' is not a valid e-mail address,broken,Bo,Beta,3",
-        "4,company_size: 'x' is not a whole number,bob@example.com,Bob,,x",
+        "3,Email: 'broken' is not a valid e-mail address,broken,Bo,Beta,3",
+        "4,Employees: 'x' is not a whole number,bob@example.com,Bob,,x",
     ]
 
 
