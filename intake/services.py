@@ -135,7 +135,11 @@ def _clean_submission(specs: list[capture.FieldSpec], values: dict[str, Any]) ->
         if spec.is_attribute:
             raw_attributes[spec.attribute_key] = text
         else:
-            fields[spec.key] = text
+            # The lead column's own checks (length, time zone...) now, with the other fields' errors.
+            try:
+                fields[spec.key] = Lead._meta.get_field(spec.key).clean(text, None)
+            except ValidationError as exc:
+                errors[spec.key] = " ".join(exc.messages)
     definitions = CustomFieldDefinition.objects.filter(key__in=list(raw_attributes)) if raw_attributes else []
     attributes, attribute_errors = clean_attributes(
         raw_attributes,

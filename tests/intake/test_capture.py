@@ -131,6 +131,16 @@ def test_missing_and_bad_fields_are_reported_and_nothing_is_written(client):
     assert EngagementEvent.objects.count() == 0
 
 
+def test_every_bad_field_is_reported_at_once(client):
+    response = _post(client, email="not-an-address", first_name="x" * 3000)
+
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Enter a valid e-mail address." in html
+    assert "Ensure this value has at most 100 characters (it has 3000)." in html  # not on the next try
+    assert Lead.objects.count() == 0
+
+
 def test_filled_honeypot_pretends_success_and_creates_nothing(client):
     response = _post(client, email="bot@example.com", **{HONEYPOT_FIELD: "555-1234"})
 
