@@ -54,11 +54,16 @@ UPDATABLE = [
 
 
 def _event_types() -> list[str]:
+    return list(_event_type_labels())
+
+
+def _event_type_labels() -> dict[str, str]:
+    """Event type key -> its label, for the past events a file may carry."""
     try:
         from scoring.selectors import event_types
     except ImportError:  # scoring not installed: no past events to import
-        return []
-    return [t.key for t in event_types()]
+        return {}
+    return {t.key: t.label for t in event_types()}
 
 
 def _event_log_batch(**kwargs: Any) -> list[Any]:
@@ -76,7 +81,9 @@ def import_targets() -> list[tuple[str, str]]:
     targets = [(csv_rows.IGNORE, "— ignore this column —")]
     targets += list(csv_rows.LEAD_TARGETS.items())
     targets += [(csv_rows.ATTRIBUTE_PREFIX + d.key, f"Custom: {d.label}") for d in CustomFieldDefinition.objects.all()]
-    targets += [(csv_rows.EVENT_PREFIX + key, f"Past event: {key} (dates)") for key in _event_types()]
+    targets += [
+        (csv_rows.EVENT_PREFIX + key, f"Past event: {label} (dates)") for key, label in _event_type_labels().items()
+    ]
     return targets
 
 

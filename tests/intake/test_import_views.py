@@ -33,6 +33,7 @@ def test_full_import_flow_in_the_browser(client, django_capture_on_commit_callba
     assert mapping_page.status_code == 200
     assert '<option value="email" selected>' in html
     assert "ana@example.com" in html  # example values help choosing
+    assert "Past event: Attended webinar (dates)" in html  # event types by their labels
 
     response = client.post(
         reverse("import_mapping", args=[item.pk]),
