@@ -7,7 +7,7 @@ re-scores the lead in the same transaction. The domain apps below never import i
 import datetime
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.contrib.admin.models import LogEntry
@@ -137,7 +137,8 @@ def _clean_submission(specs: list[capture.FieldSpec], values: dict[str, Any]) ->
         else:
             # The lead column's own checks (length, time zone...) now, with the other fields' errors.
             try:
-                fields[spec.key] = Lead._meta.get_field(spec.key).clean(text, None)
+                column = cast(models.Field, Lead._meta.get_field(spec.key))
+                fields[spec.key] = column.clean(text, None)
             except ValidationError as exc:
                 errors[spec.key] = " ".join(exc.messages)
     definitions = CustomFieldDefinition.objects.filter(key__in=list(raw_attributes)) if raw_attributes else []
