@@ -8,6 +8,7 @@ import datetime
 import json
 import time
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -465,6 +466,17 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
     return render(request, "intake/duplicates.html", context)
 
 
+def _shown(value: Any) -> Any:
+    """A value of the merge page as the rest of the app shows it (people by name, amounts grouped)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}".removesuffix(".00")
+    if hasattr(value, "get_full_name"):
+        return value.get_full_name() or value.get_username()
+    return value
+
+
 def _merge_rows(survivor: Any, other: Any, choices: dict[str, str]) -> list[dict[str, Any]]:
     rows = []
     for field in intake_services.MERGE_FIELDS:
@@ -473,8 +485,8 @@ def _merge_rows(survivor: Any, other: Any, choices: dict[str, str]) -> list[dict
             {
                 "field": field,
                 "label": getattr(Lead._meta.get_field(field), "verbose_name", field),
-                "survivor": mine,
-                "other": theirs,
+                "survivor": _shown(mine),
+                "other": _shown(theirs),
                 "differs": mine != theirs,
                 "choice": choices.get(field)
                 or ("other" if (mine in (None, "") and theirs not in (None, "")) else "survivor"),

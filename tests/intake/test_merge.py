@@ -1,5 +1,6 @@
 import datetime
 import re
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -115,7 +116,10 @@ def test_merge_refuses_bad_choices_and_the_same_lead():
 
 
 def test_merge_pages(client):
-    a = LeadFactory(email="x@gmail.com", phone="")
+    seller = rep()
+    seller.first_name, seller.last_name = "Sam", "Ortega"
+    seller.save()
+    a = LeadFactory(email="x@gmail.com", phone="", annual_revenue=Decimal("378000000.00"), owner=seller)
     b = LeadFactory(email="x+promo@gmail.com", phone="0301234567")
     client.force_login(marketer())
 
@@ -128,6 +132,8 @@ def test_merge_pages(client):
     html = page.content.decode()
     assert page.status_code == 200
     assert 'id="o_phone" value="other" checked' in html  # an empty value defaults to the filled one
+    assert 'for="s_annual_revenue">378,000,000</label>' in html  # as the lead page shows it
+    assert 'for="s_owner">Sam Ortega</label>' in html
 
     response = client.post(
         reverse("lead_merge"), {"survivor": a.pk, "other": b.pk, "choose_phone": "other", "choose_email": "survivor"}
