@@ -454,6 +454,11 @@ def lead_merge(
             (t for t in (keep.last_engaged_at, gone.last_engaged_at) if t is not None), default=None
         )
         keep.save()
+        # The merged lead's own "created" entry moves too; it says whose it was, or the survivor's
+        # history would read as if the lead had been created twice.
+        StageChange.objects.filter(lead=gone, from_stage="").update(
+            reason=f"Created as lead #{gone.pk} ({gone.email}), merged into this one"[:500]
+        )
         moved = {
             "activities": Activity.objects.filter(lead=gone).update(lead=keep),
             "stage_changes": StageChange.objects.filter(lead=gone).update(lead=keep),

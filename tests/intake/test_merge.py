@@ -73,6 +73,8 @@ def test_merge_moves_everything_and_records_it():
     )
     gone.refresh_from_db()
     activity_log(lead=gone, kind="call", body="Called Annie")
+    StageChangeFactory(lead=gone, from_stage="", to_stage="raw", transition="create", reason="Lead created")
+    StageChangeFactory(lead=keep, from_stage="", to_stage="raw", transition="create", reason="Lead created")
     StageChangeFactory(lead=gone, from_stage="raw", to_stage="mql")
     event_log(event_type="pricing_page_view", lead=gone)
     event_log(event_type="page_view", lead=keep)
@@ -89,6 +91,8 @@ def test_merge_moves_everything_and_records_it():
     assert keep.stage == "mql"
     assert Activity.objects.filter(lead=keep, kind="call", body="Called Annie").count() == 1
     assert StageChange.objects.filter(lead=keep, to_stage="mql").count() == 1
+    created = sorted(StageChange.objects.filter(lead=keep, from_stage="").values_list("reason", flat=True))
+    assert created == [f"Created as lead #{gone.pk} (ann.lee@acme.com), merged into this one", "Lead created"]
     assert sorted(EngagementEvent.objects.filter(lead=keep).values_list("event_type__key", flat=True)) == [
         "page_view", "pricing_page_view",
     ]  # fmt: skip
