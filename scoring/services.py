@@ -596,8 +596,8 @@ def _unsubscribe(lead: Lead, event_type: str, occurred_at: datetime.datetime) ->
     return list(UNSUBSCRIBE_COLUMNS)
 
 
-# The lead columns an event may move, read before scoring so that a duplicate (found only
-# when the write runs) can put them back.
+# The lead columns an event may move: read before scoring so that a duplicate (found only
+# when the write runs) can put them back, and the columns a batch writes to its leads.
 EVENT_COLUMNS = (
     "score",
     "fit_score",
@@ -946,19 +946,6 @@ class _BatchItem:
     idempotency_key: str | None
 
 
-BATCH_LEAD_COLUMNS = (
-    "score",
-    "fit_score",
-    "engagement_score",
-    "temperature",
-    "last_engaged_at",
-    "stage",
-    "stage_entered_at",
-    "updated_at",
-    *UNSUBSCRIBE_COLUMNS,
-)
-
-
 def event_log_batch(
     *, items: list[dict[str, Any]], source: str, actor: User | None = None, now: datetime.datetime | None = None
 ) -> list[EventResult | ValidationError]:
@@ -1270,7 +1257,7 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
         pk: _ts(engine.next_cooling_at(spec, states[pk], temperature=lead.temperature, at=last_eval_at[pk]))
         for pk, lead in changed_leads.items()
     }
-    _bulk_update_leads(list(changed_leads.values()), BATCH_LEAD_COLUMNS)
+    _bulk_update_leads(list(changed_leads.values()), EVENT_COLUMNS)
     if connection.vendor == "postgresql":
         _pg_insert_plain(
             LeadScoringState,
