@@ -42,6 +42,7 @@ from core.db import (
     json_value,
     parallel_writes,
     unnest_params,
+    unsized_array,
 )
 from leads import lifecycle
 from leads.models import CustomFieldDefinition, Lead, StageChange
@@ -339,7 +340,19 @@ def _lock_sql(*, many: bool = False) -> str:
         # tables' rows as the statement first saw them: a state written meanwhile by the
         # transaction we waited for would be missed. The two rows' writing transactions (xmin)
         # tell: written together, the state is current; else it is read again (_fresh_states).
-        fresh = "st.xmin = l.xmin" if connection.vendor == "postgresql" else "1"
+        state_table = quote(LeadScoringState._meta.db_table)
+        if connection.vendor == "postgresql":
+            fresh = "st.written_by = l.xmin"
+            # The state of each lead by its primary key, one probe per lead: as a plain join of
+            # 1,000 leads PostgreSQL read every state row into a hash (29 ms against 11 ms at
+            # 100,000 states, growing with the table). OFFSET 0 keeps the sub-select as it is.
+            state_join = (
+                "LEFT JOIN LATERAL (SELECT engagement_state, model_version, xmin AS written_by "  # noqa: S608
+                f"FROM {state_table} WHERE lead_id = l.id OFFSET 0) st ON true"
+            )
+        else:
+            fresh = "1"
+            state_join = f"LEFT JOIN {state_table} st ON st.lead_id = l.id"
         sql = (
             f"SELECT {columns}, s.name AS source_name, c.name AS campaign_name, "  # noqa: S608
             f"st.model_version AS state_version, st.engagement_state AS state_json, {fresh} AS state_fresh, "
@@ -348,8 +361,7 @@ def _lock_sql(*, many: bool = False) -> str:
             f"FROM {quote(lead_meta.db_table)} l "
             f"LEFT JOIN {source_table} s ON s.id = l.source_id "
             f"LEFT JOIN {campaign_table} c ON c.id = l.campaign_id "
-            f"LEFT JOIN {quote(LeadScoringState._meta.db_table)} st ON st.lead_id = l.id "
-            f"{where}"
+            f"{state_join} {where}"
         )
         if connection.features.has_select_for_update_of:
             sql += " FOR UPDATE OF l"
@@ -1542,10 +1554,14 @@ def _bulk_update_leads(leads: list[Lead], columns: tuple[str, ...] = LEAD_SCORE_
     fields = [Lead._meta.pk, *(_concrete_field(Lead, name) for name in columns)]
     names = ", ".join(quote(_column(f)) for f in fields)
     assignments = ", ".join(f"{quote(_column(f))} = v.{quote(_column(f))}" for f in fields[1:])
-    # Only quoted names and casts are formatted in; values travel as parameters.
+    # Only quoted names and casts are formatted in; values travel as parameters. The arrays go
+    # in unsized (core.db.unsized_array): told how many rows they hold, PostgreSQL hashed the
+    # whole lead table to join 1,000 of them (23 of 47 ms at 100,000 leads, growing with the
+    # table) where one primary-key probe per row does.
+    unnest = ", ".join(unsized_array(f"{f.db_type(connection)}[]") for f in fields)
     sql = (
         f"UPDATE {quote(Lead._meta.db_table)} AS t SET {assignments} "  # noqa: S608
-        f"FROM {_unnest(fields)} AS v({names}) WHERE t.id = v.id"
+        f"FROM unnest({unnest}) AS v({names}) WHERE t.id = v.id"
     )
     # Scores, temperatures, stages and aware datetimes go as they are: no per-field preparation.
     read = operator.attrgetter(*(f.attname for f in fields))

@@ -3,6 +3,7 @@ result is what one transaction would have stored."""
 
 import datetime
 import random
+import re
 
 import pytest
 from django.db import connection, transaction
@@ -135,3 +136,73 @@ def test_a_part_that_fails_on_its_thread_fails_the_batch(migration_data, setting
 
     with pytest.raises(RuntimeError, match="connection lost"):
         services.event_log_batch(items=_items(leads, "f"), source="api", now=NOW)
+
+
+def _big_table(count: int) -> None:
+    """``count`` more leads, each with a scoring state, analysed as a production server's
+    autovacuum would have done: the planner then weighs a scan against index probes."""
+    model = lead_create(email="model@plan.example", now=NOW)
+    services.event_log(lead=model, event_type="page_view", now=NOW)
+    others = [f.column for f in Lead._meta.concrete_fields if f.column not in ("id", "email")]
+    columns = ", ".join(others)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO leads_lead (email, {columns}) SELECT 'p' || g || '@plan.example', {columns} "  # noqa: S608
+            "FROM leads_lead, generate_series(1, %s) g WHERE id = %s",
+            [count, model.pk],
+        )
+        cursor.execute(
+            "INSERT INTO scoring_leadscoringstate (lead_id, model_version, engagement_state, next_cooling_at,"
+            " updated_at) SELECT l.id, s.model_version, s.engagement_state, NULL, s.updated_at"
+            " FROM leads_lead l, scoring_leadscoringstate s WHERE s.lead_id = %s AND l.id <> %s",
+            [model.pk, model.pk],
+        )
+        cursor.execute("ANALYZE leads_lead")
+        cursor.execute("ANALYZE scoring_leadscoringstate")
+
+
+def _plan(sql: str, params: list | None = None) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_batch_locks_its_leads_and_reads_their_states_by_primary_key_not_by_scans():
+    """As a plain join, the states of 1,000 leads among 100,000 were read by hashing every
+    state row: 29 ms against 11 ms with one probe per lead, growing with the table."""
+    _big_table(20000)
+    ids = sorted(Lead.objects.order_by("?").values_list("id", flat=True)[:500])
+
+    plan = _plan(services._lock_sql(many=True), [ids])
+
+    assert not re.search(r"Seq Scan on leads_lead\b", plan), plan
+    assert "Seq Scan on scoring_leadscoringstate" not in plan, plan
+    assert "scoring_leadscoringstate_pkey" in plan, plan
+    with transaction.atomic():
+        locked = services._locked_leads(ids)
+    assert sorted(locked) == ids
+    assert all(lead.state_version is not None for lead in locked.values())
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_batch_updates_its_leads_through_the_primary_key_not_a_scan_of_the_table():
+    """Told that 500 rows were coming, PostgreSQL hashed the whole lead table to join them:
+    23 of the UPDATE's 47 ms for 1,000 leads among 100,000, growing with the table. The batch
+    now hands its arrays over unsized, and each lead is found by its primary key."""
+    from django.test.utils import CaptureQueriesContext
+
+    _big_table(20000)
+    leads = list(Lead.objects.order_by("?")[:500])
+    for lead in leads:
+        lead.score = 10
+    with CaptureQueriesContext(connection) as captured:
+        services._bulk_update_leads(leads, services.EVENT_COLUMNS)
+    (update,) = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+    plan = _plan(update)
+
+    assert not re.search(r"Seq Scan on leads_lead\b", plan), plan
+    assert "leads_lead_pkey" in plan, plan
+    assert Lead.objects.filter(score=10).count() == 500
