@@ -11,7 +11,9 @@ historical outcome, when the file has one); past events go through
 import csv
 import datetime
 import io
+import itertools
 import queue
+import re
 import threading
 import zlib
 from collections.abc import Iterator
@@ -116,6 +118,7 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
     if total == 0:
         raise ValidationError({"file": "The file has a header line but no rows."})
     mapping = csv_rows.suggest_mapping(headers, _attribute_keys(), _event_types())
+    suggested_order, _ = csv_rows.date_order_evidence(_date_cells(text, headers, mapping))
     with transaction.atomic():
         return CsvImport.objects.create(
             created_by=user,  # type: ignore[misc]
@@ -123,26 +126,69 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
             content=text,
             headers=headers,
             mapping=mapping,
+            date_order=suggested_order or csv_rows.YEAR_FIRST,
             total_rows=total,
         )
 
 
+DATE_TARGETS = ("created_on", "outcome_at")
+
+
+def _date_cells(text: str, headers: list[str], mapping: dict[str, str], rows: int = 1000) -> list[str]:
+    """The cells of the columns mapped to dates, in the first ``rows`` rows (events: each date)."""
+    indexes = [
+        i for i, header in enumerate(headers)
+        if mapping.get(header, "") in DATE_TARGETS or mapping.get(header, "").startswith(csv_rows.EVENT_PREFIX)
+    ]  # fmt: skip
+    cells: list[str] = []
+    if not indexes:
+        return cells
+    reader = _rows(text)
+    next(reader, None)
+    for row in itertools.islice(reader, rows):
+        for index in indexes:
+            if index < len(row):
+                cells.extend(part for part in re.split(r"[;|]", row[index]) if part.strip())
+    return cells
+
+
+def date_order_doubt(csv_import: CsvImport) -> list[str]:
+    """The mapped date columns whose numeric dates read both ways (03/04/2026) with nothing in the
+    file to tell, for the mapping page to point out."""
+    doubtful = []
+    for header in csv_import.headers:
+        cells = _date_cells(csv_import.content, csv_import.headers, {header: csv_import.mapping.get(header, "")})
+        order, ambiguous = csv_rows.date_order_evidence(cells)
+        if ambiguous and not order:
+            doubtful.append(header)
+    return doubtful
+
+
 def csv_import_set_mapping(
-    *, csv_import: CsvImport, mapping: dict[str, str], default_source: LeadSource | None = None
+    *,
+    csv_import: CsvImport,
+    mapping: dict[str, str],
+    default_source: LeadSource | None = None,
+    date_order: str | None = None,
 ) -> CsvImport:
+    """Save the column mapping (and, when given, how the file writes its dates)."""
     if csv_import.status != CsvImport.Status.UPLOADED:
         raise ValidationError({"mapping": "This import has already started."})
     problems = csv_rows.check_mapping(mapping, csv_import.headers, _attribute_keys(), _event_types())
+    if date_order is not None and date_order not in csv_rows.DATE_ORDERS:
+        problems.append(f"Dates: choose one of {', '.join(csv_rows.DATE_ORDERS.values())}.")
     if problems:
         raise ValidationError({"mapping": problems})
     csv_import.mapping = {h: mapping.get(h, csv_rows.IGNORE) for h in csv_import.headers}
     csv_import.default_source = default_source
+    if date_order is not None:
+        csv_import.date_order = date_order
     with transaction.atomic():
-        csv_import.save(update_fields=["mapping", "default_source", "updated_at"])
+        csv_import.save(update_fields=["mapping", "default_source", "date_order", "updated_at"])
     return csv_import
 
 
-def _context(now: datetime.datetime) -> csv_rows.RowContext:
+def _context(now: datetime.datetime, csv_import: CsvImport) -> csv_rows.RowContext:
     lost_reasons = {value: value for value in LostReason.values}
     lost_reasons.update({str(label).lower(): value for value, label in LostReason.choices})
     return csv_rows.RowContext(
@@ -156,6 +202,7 @@ def _context(now: datetime.datetime) -> csv_rows.RowContext:
         lost_reasons={k.lower(): v for k, v in lost_reasons.items()},
         now=now,
         tz=timezone.get_current_timezone(),
+        date_order=csv_import.date_order,
     )
 
 
@@ -214,7 +261,7 @@ def csv_import_preview(
     *, csv_import: CsvImport, limit: int = 10, now: datetime.datetime | None = None
 ) -> list[PreviewRow]:
     """The first rows as the import would treat them, with each refused row's reason."""
-    ctx = _context(now or timezone.now())
+    ctx = _context(now or timezone.now(), csv_import)
     columns = _columns(csv_import)
     reader = _rows(csv_import.content)
     next(reader, None)
@@ -301,7 +348,7 @@ def leads_analyze() -> None:
 
 
 def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
-    ctx = _context(now)
+    ctx = _context(now, csv_import)
     columns = _columns(csv_import)
     reader = _rows(csv_import.content)
     next(reader, None)

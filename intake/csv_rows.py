@@ -6,6 +6,7 @@ Blank cells never erase anything: they are simply not part of the row.
 
 import csv
 import datetime
+import functools
 import io
 import re
 from dataclasses import dataclass, field
@@ -99,6 +100,49 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 TRUE_WORDS = {"1", "true", "yes", "y", "x", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "off"}
 DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
+# How the numeric dates of a file are written (03/04/2026 is 3 April in one country and March 4
+# in another): chosen on the mapping page, suggested from the file when its dates tell.
+YEAR_FIRST, DAY_FIRST, MONTH_FIRST = "ymd", "dmy", "mdy"
+DATE_ORDERS = {
+    YEAR_FIRST: "Year first (2026-03-31)",
+    DAY_FIRST: "Day first (31/03/2026)",
+    MONTH_FIRST: "Month first (03/31/2026)",
+}
+_NUMERIC_DATES = {
+    YEAR_FIRST: ("%Y/%m/%d", "%Y.%m.%d"),
+    DAY_FIRST: ("%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y", "%d/%m/%y", "%d.%m.%y"),
+    MONTH_FIRST: ("%m/%d/%Y", "%m-%d-%Y", "%m/%d/%y"),
+}
+# A month written as a word is read the same whatever the order chosen.
+_NAMED_DATES = ("%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%B %d %Y", "%d-%b-%Y", "%d-%b-%y")
+_TIMES = ("", " %H:%M", " %H:%M:%S", " %I:%M %p", " %I:%M:%S %p")
+_DAY_AND_MONTH = re.compile(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d{2,4}\b")
+
+
+@functools.cache
+def _date_formats(order: str) -> tuple[str, ...]:
+    return DATE_FORMATS + tuple(date + time for date in (*_NUMERIC_DATES[order], *_NAMED_DATES) for time in _TIMES)
+
+
+def date_order_evidence(values: list[str]) -> tuple[str, bool]:
+    """What the numeric dates among ``values`` say about their order: ``(order, ambiguous)``.
+    ``order`` is day or month first when a value can only be read that way (31/03, 03/31) and
+    no value contradicts it, else ""; ``ambiguous`` when dates such as 03/04/2026 are present
+    and nothing tells."""
+    day_first = month_first = seen = False
+    for value in values:
+        found = _DAY_AND_MONTH.match(value)
+        if found is None:
+            continue
+        seen = True
+        first, second = int(found.group(1)), int(found.group(2))
+        day_first = day_first or first > 12
+        month_first = month_first or second > 12
+    if day_first != month_first:
+        return (DAY_FIRST if day_first else MONTH_FIRST), False
+    return "", seen
+
+
 _email_validator = EmailValidator()
 # Most addresses pass this stricter pattern; the rest get Django's full check.
 _PLAIN_EMAIL = re.compile(r"[a-z0-9_%+-]+(?:\.[a-z0-9_%+-]+)*@(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}")
@@ -165,6 +209,7 @@ class RowContext:
     lost_reasons: dict[str, str]  # lower-case key or label -> key
     now: datetime.datetime
     tz: datetime.tzinfo = datetime.UTC
+    date_order: str = YEAR_FIRST
 
 
 @dataclass
@@ -179,20 +224,26 @@ class CleanRow:
     events: list[tuple[str, datetime.datetime]] = field(default_factory=list)
 
 
-def parse_when(text: str, tz: datetime.tzinfo) -> datetime.datetime:
-    text = text.strip()
+def parse_when(text: str, tz: datetime.tzinfo, order: str = YEAR_FIRST) -> datetime.datetime:
+    """A date, with or without a time: ISO 8601 always, numeric dates in the file's ``order``,
+    and months written as words (3 Apr 2026, April 3, 2026)."""
+    text = " ".join(text.split())
     parsed: datetime.datetime | None = None
     try:
         parsed = datetime.datetime.fromisoformat(text)
     except ValueError:
-        for fmt in DATE_FORMATS:
+        for fmt in _date_formats(order):
             try:
                 parsed = datetime.datetime.strptime(text, fmt)  # noqa: DTZ007 - made aware just below
                 break
             except ValueError:
                 continue
     if parsed is None:
-        raise ValueError("is not a date (use YYYY-MM-DD or YYYY-MM-DD HH:MM)")
+        if order == YEAR_FIRST and _DAY_AND_MONTH.match(text):
+            raise ValueError(
+                "is not a date in this file's order (year first): choose day first or month first on the mapping page"
+            )
+        raise ValueError(f"is not a date (use YYYY-MM-DD, or {DATE_ORDERS[order].lower()})")
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
@@ -260,7 +311,7 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
                 row.fields[f"{target}_id"] = found
         elif target == "created_on":
             try:
-                row.created_on = parse_when(text, ctx.tz)
+                row.created_on = parse_when(text, ctx.tz, ctx.date_order)
             except ValueError as exc:
                 errors.append(f"created_on: '{text[:40]}' {exc}")
         elif target == "outcome":
@@ -273,7 +324,7 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
                 errors.append(f"outcome: '{text[:40]}' is neither won nor lost")
         elif target == "outcome_at":
             try:
-                row.outcome_at = parse_when(text, ctx.tz)
+                row.outcome_at = parse_when(text, ctx.tz, ctx.date_order)
             except ValueError as exc:
                 errors.append(f"outcome_at: '{text[:40]}' {exc}")
         elif target == "lost_reason":
@@ -292,7 +343,7 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
                 if not part.strip():
                     continue
                 try:
-                    when = parse_when(part, ctx.tz)
+                    when = parse_when(part, ctx.tz, ctx.date_order)
                 except ValueError as exc:
                     errors.append(f"{event_type}: '{part.strip()[:40]}' {exc}")
                     continue

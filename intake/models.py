@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from core.models import TimeStampedModel
+from intake.csv_rows import DATE_ORDERS, YEAR_FIRST
 from leads.models import Campaign, Lead, LeadSource
 
 
@@ -104,6 +105,12 @@ class CsvImport(TimeStampedModel):
     headers = models.JSONField(default=list)
     mapping = models.JSONField(default=dict, blank=True, help_text="CSV header -> target field.")
     default_source = models.ForeignKey(LeadSource, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    date_order = models.CharField(
+        max_length=3,
+        choices=list(DATE_ORDERS.items()),
+        default=YEAR_FIRST,
+        help_text="How the file writes numeric dates such as 03/04/2026.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)

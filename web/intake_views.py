@@ -31,7 +31,7 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
-from intake import capture, csv_import
+from intake import capture, csv_import, csv_rows
 from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.export import safe_cell
@@ -305,7 +305,12 @@ def import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
         source_id = request.POST.get("default_source") or ""
         source = LeadSource.objects.filter(pk=int(source_id)).first() if source_id.isdigit() else None
         try:
-            csv_import.csv_import_set_mapping(csv_import=item, mapping=mapping, default_source=source)
+            csv_import.csv_import_set_mapping(
+                csv_import=item,
+                mapping=mapping,
+                default_source=source,
+                date_order=request.POST.get("date_order") or None,
+            )
         except ValidationError as exc:
             errors = [m for messages in _error_lists(exc).values() for m in messages]
         else:
@@ -319,6 +324,9 @@ def import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
         ],
         "targets": csv_import.import_targets(),
         "sources": LeadSource.objects.all(),
+        "date_orders": csv_rows.DATE_ORDERS.items(),
+        "date_order": request.POST.get("date_order", item.date_order),
+        "date_doubt": csv_import.date_order_doubt(item),
         "errors": errors,
     }
     return render(request, "intake/import_mapping.html", context, status=400 if errors else 200)

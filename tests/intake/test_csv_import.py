@@ -339,3 +339,40 @@ def test_a_failing_stream_stops_the_import_and_marks_it_failed(monkeypatch, sett
     item.refresh_from_db()
     assert item.status == "failed" and "disk full" in item.error
     assert item.processed_rows == Lead.objects.filter(email__startswith="s").count() < 400
+
+
+def test_a_file_with_day_first_dates_is_read_day_first():
+    text = (
+        "email,created,webinar_attended\n"
+        "eu1@example.com,03/04/2025,05/04/2025; 20/04/2025\n"  # 20/04 tells the order
+        "eu2@example.com,4 Mar 2025,\n"
+    )
+    item = _upload(marketer(), text)
+    assert item.date_order == "dmy"
+
+    done = _run(item)
+
+    assert (done.created_count, done.rejected_count) == (2, 0)
+    first = Lead.objects.get(email="eu1@example.com")
+    assert first.created_at == datetime.datetime(2025, 4, 3, tzinfo=datetime.UTC)
+    days = sorted(e.occurred_at.date().isoformat() for e in EngagementEvent.objects.filter(lead=first))
+    assert days == ["2025-04-05", "2025-04-20"]
+    assert Lead.objects.get(email="eu2@example.com").created_at == datetime.datetime(2025, 3, 4, tzinfo=datetime.UTC)
+
+
+def test_the_date_order_chosen_for_a_file_reads_its_dates_and_a_bad_choice_is_refused():
+    item = _upload(marketer(), "email,created\nus@example.com,03/04/2025\n")
+    assert item.date_order == "ymd"  # 03/04 reads both ways: nothing is guessed
+    assert csv_import.date_order_doubt(item) == ["created"]
+
+    with pytest.raises(ValidationError) as refused:
+        csv_import.csv_import_set_mapping(csv_import=item, mapping=item.mapping, date_order="european")
+    assert "Dates: choose one of" in str(refused.value)
+    item.refresh_from_db()
+    assert item.date_order == "ymd"
+
+    csv_import.csv_import_set_mapping(csv_import=item, mapping=item.mapping, date_order="mdy")
+    done = _run(item)
+
+    assert done.created_count == 1
+    assert Lead.objects.get(email="us@example.com").created_at == datetime.datetime(2025, 3, 4, tzinfo=datetime.UTC)

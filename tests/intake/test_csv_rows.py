@@ -1,5 +1,8 @@
+import dataclasses
 import datetime
 from decimal import Decimal
+
+import pytest
 
 from intake import csv_rows
 from leads.attributes import AttributeSpec
@@ -168,3 +171,58 @@ def test_sniff_delimiter():
     assert csv_rows.sniff_delimiter("email;name\na;b") == ";"
     assert csv_rows.sniff_delimiter("email\tname\n") == "\t"
     assert csv_rows.sniff_delimiter("email\n") == ","
+
+
+def _at(*parts: int) -> datetime.datetime:
+    return datetime.datetime(*parts, tzinfo=datetime.UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "order", "expected"),
+    [
+        ("2026-03-04", "dmy", _at(2026, 3, 4)),  # ISO whatever the order
+        ("2026-03-04T09:15:00+02:00", "mdy", datetime.datetime.fromisoformat("2026-03-04T09:15:00+02:00")),
+        ("2026/03/04", "ymd", _at(2026, 3, 4)),
+        ("03/04/2026", "dmy", _at(2026, 4, 3)),
+        ("03/04/2026", "mdy", _at(2026, 3, 4)),
+        ("31.12.2025 17:45", "dmy", _at(2025, 12, 31, 17, 45)),
+        ("12/31/25", "mdy", _at(2025, 12, 31)),
+        ("12/31/2025 3:45 PM", "mdy", _at(2025, 12, 31, 15, 45)),
+        ("4 Mar 2026", "ymd", _at(2026, 3, 4)),  # a month as a word reads one way only
+        ("March 4, 2026", "dmy", _at(2026, 3, 4)),
+        ("Mar  4 2026", "mdy", _at(2026, 3, 4)),
+        ("04-Mar-2026", "ymd", _at(2026, 3, 4)),
+    ],
+)
+def test_dates_are_read_in_the_files_order(text, order, expected):
+    assert csv_rows.parse_when(text, datetime.UTC, order) == expected
+
+
+def test_a_day_and_month_date_in_a_year_first_file_says_where_to_choose_the_order():
+    reason = csv_rows.clean_row({"email": "a@example.com", "created_on": "03/04/2026"}, _ctx())
+
+    assert reason == (
+        "created_on: '03/04/2026' is not a date in this file's order (year first): "
+        "choose day first or month first on the mapping page"
+    )
+    month_first = dataclasses.replace(_ctx(), date_order="mdy")
+    assert csv_rows.clean_row({"email": "a@example.com", "created_on": "31/03/2026"}, month_first) == (
+        "created_on: '31/03/2026' is not a date (use YYYY-MM-DD, or month first (03/31/2026))"
+    )
+    assert csv_rows.clean_row({"email": "a@example.com", "created_on": "soon"}, _ctx()) == (
+        "created_on: 'soon' is not a date (use YYYY-MM-DD, or year first (2026-03-31))"
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "evidence"),
+    [
+        (["2026-03-04", "4 Mar 2026", ""], ("", False)),  # nothing to choose
+        (["03/04/2026", "05/06/2026"], ("", True)),  # both readings possible
+        (["03/04/2026", "31/03/2026"], ("dmy", False)),
+        (["03/04/2026", "12/31/2026 10:00"], ("mdy", False)),
+        (["31/03/2026", "12/31/2026"], ("", True)),  # the file contradicts itself: the user decides
+    ],
+)
+def test_the_order_of_a_files_dates_is_told_by_a_day_past_12(values, evidence):
+    assert csv_rows.date_order_evidence(values) == evidence

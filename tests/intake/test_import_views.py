@@ -134,3 +134,27 @@ def test_reps_cannot_import_and_others_imports_are_not_found(client):
     assert client.get(reverse("import_rejects_csv", args=[item.pk])).status_code == 404
     client.force_login(manager())  # managers see every import
     assert client.get(reverse("import_progress", args=[item.pk])).status_code == 200
+
+
+def test_the_mapping_page_asks_how_dates_are_written_when_the_file_cannot_tell(client):
+    client.force_login(marketer())
+    _upload(client, b"Email,Created on\nus@example.com,03/04/2025\nus2@example.com,05/06/2025\n")
+    item = CsvImport.objects.get()
+
+    html = client.get(reverse("import_mapping", args=[item.pk])).content.decode()
+    assert "The dates in Created on can be read two ways" in html
+    assert '<option value="ymd" selected>' in html
+
+    refused = client.post(
+        reverse("import_mapping", args=[item.pk]), {"col_0": "email", "col_1": "created_on", "date_order": "xyz"}
+    )
+    assert refused.status_code == 400
+    assert "Dates: choose one of" in refused.content.decode()
+
+    client.post(
+        reverse("import_mapping", args=[item.pk]), {"col_0": "email", "col_1": "created_on", "date_order": "mdy"}
+    )
+    item.refresh_from_db()
+    assert item.date_order == "mdy"
+    preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
+    assert "not a date" not in preview
