@@ -17,7 +17,7 @@ import re
 import threading
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -255,6 +255,21 @@ class PreviewRow:
     cells: list[str]
     action: str  # "create", "update" or "reject"
     reason: str = ""
+    # How the dates of the row's date columns are read (cell index -> dates), so
+    # that the preview shows whether 03/04/2026 became 3 April or March 4.
+    dates: dict[int, list[datetime.datetime]] = field(default_factory=dict)
+
+
+def _dates_read(
+    row: list[str], columns: list[tuple[int, str]], ctx: csv_rows.RowContext
+) -> dict[int, list[datetime.datetime]]:
+    """The dates of a good row's date columns as the import reads them, by cell index."""
+    dates: dict[int, list[datetime.datetime]] = {}
+    for index, target in columns:
+        if index < len(row) and (target in DATE_TARGETS or target.startswith(csv_rows.EVENT_PREFIX)):
+            parts = [part for part in re.split(r"[;|]", row[index]) if part.strip()]
+            dates[index] = [csv_rows.parse_when(part, ctx.tz, ctx.date_order) for part in parts]
+    return dates
 
 
 def csv_import_preview(
@@ -280,7 +295,8 @@ def csv_import_preview(
         if isinstance(clean, str):
             result.append(PreviewRow(row_number, row, "reject", _in_file_terms(clean, names)))
         else:
-            result.append(PreviewRow(row_number, row, "update" if clean.email in known else "create"))
+            action = "update" if clean.email in known else "create"
+            result.append(PreviewRow(row_number, row, action, dates=_dates_read(row, columns, ctx)))
             known.add(clean.email)  # the same address further down updates this row's lead
     return result
 

@@ -353,7 +353,15 @@ def import_preview(request: HttpRequest, import_id: int) -> HttpResponse:
     context = {
         "item": item,
         "mapped": mapped,
-        "rows": [{"row": r, "cells": [r.cells[i] if i < len(r.cells) else "" for i, _, _ in mapped]} for r in rows],
+        "rows": [
+            {
+                "row": r,
+                "cells": [
+                    {"text": r.cells[i] if i < len(r.cells) else "", "dates": r.dates.get(i, [])} for i, _, _ in mapped
+                ],
+            }
+            for r in rows
+        ],
         "errors": errors,
     }
     return render(request, "intake/import_preview.html", context, status=400 if errors else 200)

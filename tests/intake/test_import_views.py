@@ -158,3 +158,5 @@ def test_the_mapping_page_asks_how_dates_are_written_when_the_file_cannot_tell(c
     assert item.date_order == "mdy"
     preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
     assert "not a date" not in preview
+    assert "read as 4 Mar 2025" in preview  # 03/04/2025, month first
+    assert "read as 6 May 2025" in preview
