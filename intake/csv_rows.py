@@ -31,6 +31,7 @@ TEXT_FIELDS = (
 )  # fmt: skip
 LEAD_TARGETS: dict[str, str] = {
     "email": "E-mail",
+    "full_name": "Full name (split into first and last)",
     "first_name": "First name",
     "last_name": "Last name",
     "phone": "Phone",
@@ -59,6 +60,7 @@ LEAD_TARGETS: dict[str, str] = {
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "email": ("email", "emailaddress", "mail", "workemail", "businessemail", "e_mail"),
+    "full_name": ("name", "fullname", "contactname", "leadname", "personname"),
     "first_name": ("firstname", "first", "givenname", "forename", "vorname", "prenom"),
     "last_name": ("lastname", "last", "surname", "familyname", "nachname", "nom"),
     "phone": ("phone", "phonenumber", "telephone", "tel", "mobile", "mobilephone", "cell"),
@@ -247,6 +249,18 @@ def parse_when(text: str, tz: datetime.tzinfo, order: str = YEAR_FIRST) -> datet
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
 
 
+def split_full_name(text: str) -> tuple[str, str]:
+    """First and last name from one cell: "Smith, Mary Ann" or "Mary Ann Smith" -> ("Mary Ann",
+    "Smith"); a single word is a first name."""
+    if "," in text:
+        last, _, first = text.partition(",")
+        return " ".join(first.split()), " ".join(last.split())
+    words = text.split()
+    if len(words) < 2:
+        return " ".join(words), ""
+    return " ".join(words[:-1]), words[-1]
+
+
 def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
     """Check one row (target -> cell text); return what to write, or the reasons it is refused."""
     errors: list[str] = []
@@ -267,7 +281,14 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
         text = unquoted_cell(raw.strip())
         if not text or target == "email":
             continue
-        if target in TEXT_FIELDS:
+        if target == "full_name":
+            for name, part in zip(("first_name", "last_name"), split_full_name(text), strict=True):
+                limit = ctx.max_lengths.get(name)
+                if limit and len(part) > limit:
+                    errors.append(f"full_name: the {name.replace('_', ' ')} is longer than {limit} characters")
+                elif part:
+                    row.fields.setdefault(name, part)  # a first or last name column of its own wins
+        elif target in TEXT_FIELDS:
             limit = ctx.max_lengths.get(target)
             if limit and len(text) > limit:
                 errors.append(f"{target}: longer than {limit} characters")

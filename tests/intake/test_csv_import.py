@@ -376,3 +376,17 @@ def test_the_date_order_chosen_for_a_file_reads_its_dates_and_a_bad_choice_is_re
 
     assert done.created_count == 1
     assert Lead.objects.get(email="us@example.com").created_at == datetime.datetime(2025, 3, 4, tzinfo=datetime.UTC)
+
+
+def test_a_name_column_becomes_first_and_last_name():
+    known = LeadFactory(email="known@example.com", first_name="K", last_name="Old")
+    item = _upload(marketer(), 'E-mail,Name\nnew@example.com,Mary Ann Smith\nknown@example.com,"Jones, Kim"\n')
+    assert item.mapping == {"E-mail": "email", "Name": "full_name"}
+
+    done = _run(item)
+
+    assert (done.created_count, done.updated_count) == (1, 1)
+    new = Lead.objects.get(email="new@example.com")
+    assert (new.first_name, new.last_name) == ("Mary Ann", "Smith")
+    known.refresh_from_db()
+    assert (known.first_name, known.last_name) == ("Kim", "Jones")

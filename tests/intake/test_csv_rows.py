@@ -226,3 +226,30 @@ def test_a_day_and_month_date_in_a_year_first_file_says_where_to_choose_the_orde
 )
 def test_the_order_of_a_files_dates_is_told_by_a_day_past_12(values, evidence):
     assert csv_rows.date_order_evidence(values) == evidence
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Mary Ann Smith", ("Mary Ann", "Smith")),
+        ("Smith, Mary Ann", ("Mary Ann", "Smith")),
+        ("  Cher ", ("Cher", "")),
+        ("Ludwig  van Beethoven", ("Ludwig van", "Beethoven")),
+    ],
+)
+def test_a_full_name_is_split_into_first_and_last(text, expected):
+    assert csv_rows.split_full_name(text) == expected
+
+
+def test_a_name_column_fills_first_and_last_name_unless_they_have_columns_of_their_own():
+    assert csv_rows.suggest_mapping(["Name", "E-mail"], [], [])["Name"] == "full_name"
+    row = csv_rows.clean_row({"email": "a@example.com", "full_name": "Ana María López"}, _ctx())
+    assert row.fields == {"first_name": "Ana María", "last_name": "López"}
+
+    own = csv_rows.clean_row({"email": "a@example.com", "full_name": "Ana López", "first_name": "Anita"}, _ctx())
+    assert own.fields == {"first_name": "Anita", "last_name": "López"}
+    first = csv_rows.clean_row({"email": "a@example.com", "first_name": "Anita", "full_name": "Ana López"}, _ctx())
+    assert first.fields == {"first_name": "Anita", "last_name": "López"}
+
+    too_long = csv_rows.clean_row({"email": "a@example.com", "full_name": "A" * 120 + " Smith"}, _ctx())
+    assert too_long == "full_name: the first name is longer than 100 characters"
