@@ -28,6 +28,10 @@ from leads import lifecycle
 from scoring.rules import Condition, matches
 
 DAY = 86400.0
+# Per-day caps keep a count per day with events; the newest this many days are kept (an event
+# that arrives later than that for an older day counts against a fresh day's cap). Without a
+# bound the state grew by a day for every day a rule fired, read and written with each event.
+CAP_DAYS_KEPT = 31
 HOT, WARM, COLD = "hot", "warm", "cold"
 
 
@@ -209,6 +213,9 @@ def fold_event(
         if rule.cap_per_day is not None:
             days = rule_state.setdefault("days", {})
             days[day] = days.get(day, 0.0) + abs(points)
+            if len(days) > CAP_DAYS_KEPT + 9:  # trimmed now and then, not at every event
+                for old_day in sorted(days)[:-CAP_DAYS_KEPT]:  # ISO dates sort by time
+                    del days[old_day]
         awards.append((rule.key, points))
     if event_type in spec.stage_event_types:
         times = new_state["stage_events"].setdefault(event_type, [])

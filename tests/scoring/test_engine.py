@@ -193,3 +193,19 @@ def test_pql_needs_three_product_events_within_the_window():
     rule = engine.stage_target(SPEC, stage="raw", scores=scores, state=state, at=T0 + 22 * DAY)
     assert rule.to_stage == "pql"
     assert rule.describe() == "PQL: 3+ product_usage within 14 days"
+
+
+def test_the_days_a_daily_cap_counts_stay_bounded_and_a_recent_day_keeps_its_count():
+    state = engine.empty_state()
+    for day in range(400):  # a visit every day for more than a year
+        engine.fold_event(SPEC, state, event_type="page_view", properties={"url": "/"}, at=T0 + day * DAY)
+    days = state["rules"]["visit"]["days"]
+    assert engine.CAP_DAYS_KEPT <= len(days) <= engine.CAP_DAYS_KEPT + 9
+    newest = engine._day(T0 + 399 * DAY)
+    assert max(days) == newest and days[newest] == 3
+
+    # A late event for a day still kept counts against that day's cap.
+    for _ in range(3):
+        engine.fold_event(SPEC, state, event_type="page_view", properties={"url": "/"}, at=T0 + 398 * DAY + 60)
+    awards = engine.fold_event(SPEC, state, event_type="page_view", properties={"url": "/"}, at=T0 + 398 * DAY + 90)
+    assert awards == [("visit", 0)]
