@@ -136,8 +136,10 @@ def date_order_evidence(values: list[str]) -> tuple[str, bool]:
         found = _DAY_AND_MONTH.match(value)
         if found is None:
             continue
-        seen = True
         first, second = int(found.group(1)), int(found.group(2))
+        if first > 31 or second > 31 or (first > 12 and second > 12):
+            continue  # not a date either way (a typo): it tells nothing
+        seen = True
         day_first = day_first or first > 12
         month_first = month_first or second > 12
     if day_first != month_first:
@@ -243,7 +245,8 @@ def parse_when(text: str, tz: datetime.tzinfo, order: str = YEAR_FIRST) -> datet
     if parsed is None:
         if order == YEAR_FIRST and _DAY_AND_MONTH.match(text):
             raise ValueError(
-                "is not a date in this file's order (year first): choose day first or month first on the mapping page"
+                "is not a date in this file's order (year first): choose day first or month first under "
+                "'Dates in this file' when mapping the columns"
             )
         raise ValueError(f"is not a date (use YYYY-MM-DD, or {DATE_ORDERS[order].lower()})")
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)

@@ -203,7 +203,7 @@ def test_a_day_and_month_date_in_a_year_first_file_says_where_to_choose_the_orde
 
     assert reason == (
         "created_on: '03/04/2026' is not a date in this file's order (year first): "
-        "choose day first or month first on the mapping page"
+        "choose day first or month first under 'Dates in this file' when mapping the columns"
     )
     month_first = dataclasses.replace(_ctx(), date_order="mdy")
     assert csv_rows.clean_row({"email": "a@example.com", "created_on": "31/03/2026"}, month_first) == (
@@ -222,6 +222,8 @@ def test_a_day_and_month_date_in_a_year_first_file_says_where_to_choose_the_orde
         (["03/04/2026", "31/03/2026"], ("dmy", False)),
         (["03/04/2026", "12/31/2026 10:00"], ("mdy", False)),
         (["31/03/2026", "12/31/2026"], ("", True)),  # the file contradicts itself: the user decides
+        (["03/04/2025", "11/15/2024", "13/45/2025"], ("mdy", False)),  # a typo tells nothing
+        (["13/45/2025", "99/01/2025"], ("", False)),
     ],
 )
 def test_the_order_of_a_files_dates_is_told_by_a_day_past_12(values, evidence):
