@@ -1,5 +1,7 @@
 """Reads of the intake app, with the same visibility rules as the lead pages."""
 
+import functools
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterator
@@ -7,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.forms.models import model_to_dict
 from django.http import Http404
 
@@ -133,6 +135,47 @@ def lead_duplicate_groups(*, user: User, limit: int = 50) -> list[DuplicateGroup
             break
     by_id = Lead.objects.select_related("owner", "source").in_bulk([i for _, _, ids in unique for i in ids])
     return [DuplicateGroup(reason, key, [by_id[i] for i in ids if i in by_id]) for reason, key, ids in unique]
+
+
+def likely_duplicates(
+    *,
+    user: User,
+    email: str = "",
+    phone: str = "",
+    first_name: str = "",
+    last_name: str = "",
+    website: str = "",
+    limit: int = 5,
+) -> list[tuple[Lead, str]]:
+    """Leads the user can see that look like the person described, each with why: the same
+    mailbox written otherwise (a +tag, Gmail's dots), the same phone, or the same name at the
+    same company domain. The same address exactly is not here: creating it is refused anyway.
+    A few narrow queries (the lead form asks before creating), compared as the duplicates page does."""
+    visible = lead_visible_to(user).only("id", "email", "phone", "first_name", "last_name", "website", "company")
+    found: dict[int, tuple[Lead, str]] = {}
+    address = (email or "").strip().lower()
+    mailbox = canonical_email(address) if "@" in address else ""
+    if mailbox:
+        local, _, domain = mailbox.partition("@")
+        domains = sorted(GMAIL_DOMAINS) if domain == "gmail.com" else [domain]
+        candidates = visible.filter(functools.reduce(operator.or_, (Q(email__iendswith=f"@{d}") for d in domains)))
+        if domain != "gmail.com":  # a Gmail mailbox may have dots anywhere: compare them all
+            candidates = candidates.filter(email__istartswith=local)
+        for lead in candidates.exclude(email__iexact=address)[:500]:
+            if canonical_email(lead.email) == mailbox:
+                found.setdefault(lead.pk, (lead, "same mailbox"))
+    digits = phone_digits(phone)
+    if digits:
+        for lead in visible.filter(phone__contains=digits[-4:])[:500]:
+            if phone_digits(lead.phone) == digits:
+                found.setdefault(lead.pk, (lead, "same phone"))
+    company = company_domain(address, website)
+    if first_name.strip() and last_name.strip() and company:
+        named = visible.filter(first_name__iexact=first_name.strip(), last_name__iexact=last_name.strip())
+        for lead in named.exclude(email__iexact=address)[:500]:
+            if company_domain(lead.email, lead.website) == company:
+                found.setdefault(lead.pk, (lead, "same name and company"))
+    return sorted(found.values(), key=lambda pair: pair[0].pk)[:limit]
 
 
 def merge_records(*, user: User, limit: int = 20) -> list[MergeRecord]:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.middleware import HtmxDetails
 
 from core.errors import DuplicateLeadError
+from intake import selectors as intake_selectors
 from leads import lifecycle, selectors, services
 from leads.models import Activity, CustomFieldDefinition, Lead, Stage
 from scoring import services as scoring_services
@@ -273,7 +274,18 @@ def _duplicate_context(error: ValidationError) -> dict[str, Any]:
 def lead_create(request: HttpRequest) -> HttpResponse:
     form = LeadForm(request.POST or None, user=request.user)
     context: dict[str, Any] = {"form": form, "lead": None}
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and not request.POST.get("create_anyway"):
+        # Someone who may be the same person: say so, and create only when asked again.
+        fields = form.service_fields()
+        context["likely_duplicates"] = intake_selectors.likely_duplicates(
+            user=request.user,
+            email=fields.get("email") or "",
+            phone=fields.get("phone") or "",
+            first_name=fields.get("first_name") or "",
+            last_name=fields.get("last_name") or "",
+            website=fields.get("website") or "",
+        )
+    if request.method == "POST" and form.is_valid() and not context.get("likely_duplicates"):
         owner = form.cleaned_data.get("owner")
         try:
             lead = scoring_services.lead_create_scored(

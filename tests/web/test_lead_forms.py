@@ -171,3 +171,40 @@ def test_markup_in_a_field_is_kept_as_text(team, login):
     body = login(team["me"]).get(reverse("lead_detail", args=[lead.pk])).content.decode()
     assert lead.first_name == "<script>alert(1)</script>"
     assert "<script>alert(1)</script>" not in body
+
+
+def test_a_likely_duplicate_is_shown_before_creating_and_created_only_when_asked_again(team, login):
+    mine = team["mine"]
+    mine.email, mine.phone = "mine.lead@minecorp.example", "+49 30 1234567"
+    mine.save()
+    client = login(team["me"])
+    before = Lead.objects.count()
+
+    for data, reason in [
+        ({"email": "Mine.Lead+events@minecorp.example"}, "same mailbox"),
+        ({"email": "ml@elsewhere.example", "phone": "030 123 4567"}, "same phone"),
+        ({"email": "m.lead@minecorp.example", "first_name": "mine", "last_name": "LEAD"}, "same name and company"),
+    ]:
+        response = client.post(reverse("lead_create"), data)
+        body = response.content.decode()
+        assert response.status_code == 200
+        assert response.context["likely_duplicates"] == [(mine, reason)]
+        assert f'href="{reverse("lead_detail", args=[mine.pk])}"' in body
+        assert 'name="create_anyway"' in body
+        assert Lead.objects.count() == before
+
+    response = client.post(reverse("lead_create"), {"email": "Mine.Lead+events@minecorp.example", "create_anyway": "1"})
+
+    created = Lead.objects.get(email="mine.lead+events@minecorp.example")
+    assert response["Location"] == reverse("lead_detail", args=[created.pk])
+
+
+def test_a_lead_out_of_reach_is_never_offered_as_a_duplicate(team, login):
+    theirs = team["theirs"]  # another rep's lead
+    theirs.email = "theirs@theirsco.example"
+    theirs.save()
+
+    response = login(team["me"]).post(reverse("lead_create"), {"email": "theirs+x@theirsco.example"})
+
+    assert response.status_code == 302
+    assert Lead.objects.filter(email="theirs+x@theirsco.example").exists()
