@@ -502,7 +502,7 @@ def _import_chunk(
         created += len(new_ids)
         _update_leads(changes, ctx.now)
         for row_number, row, clean, lead_id in outcome_rows:
-            problem = _apply_outcome(csv_import, Lead.objects.get(pk=lead_id), clean)
+            problem = _apply_outcome(csv_import, Lead.objects.get(pk=lead_id), clean, ctx.now)
             if problem:
                 rejects.append(
                     ImportReject(
@@ -638,8 +638,14 @@ def _apply(lead: Lead, clean: csv_rows.CleanRow) -> None:
     lead.updated_at = timezone.now()
 
 
-def _apply_outcome(csv_import: CsvImport, lead: Lead, clean: csv_rows.CleanRow) -> str:
-    """An existing lead whose row carries an outcome: fields and move in one savepoint, or neither."""
+def _apply_outcome(csv_import: CsvImport, lead: Lead, clean: csv_rows.CleanRow, now: datetime.datetime) -> str:
+    """An existing lead whose row carries an outcome: fields and move in one savepoint, or neither.
+    The move is dated by the row's outcome date, else now (the row's "created on" is a new
+    lead's, not this one's), and never before the lead's current stage began."""
+    moved_at = clean.outcome_at if clean.outcome_dated and clean.outcome_at is not None else now
+    if moved_at < lead.stage_entered_at:
+        since = timezone.localtime(lead.stage_entered_at).strftime("%Y-%m-%d %H:%M")
+        return f"outcome_at: is before the lead's current stage began ({since})"
     try:
         with transaction.atomic():
             _apply(lead, clean)
@@ -650,7 +656,7 @@ def _apply_outcome(csv_import: CsvImport, lead: Lead, clean: csv_rows.CleanRow) 
                 actor=csv_import.created_by,
                 reason=f"Imported from {csv_import.filename}",
                 lost_reason=clean.lost_reason,
-                now=clean.outcome_at,
+                now=moved_at,
             )
     except ValidationError as exc:
         return f"outcome: {'; '.join(exc.messages)}"

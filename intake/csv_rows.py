@@ -59,11 +59,22 @@ LEAD_TARGETS: dict[str, str] = {
 }
 
 SYNONYMS: dict[str, tuple[str, ...]] = {
-    "email": ("email", "emailaddress", "mail", "workemail", "businessemail", "e_mail"),
+    "email": ("email", "emailaddress", "mail", "workemail", "businessemail", "e_mail", "emailadresse"),
     "full_name": ("name", "fullname", "contactname", "leadname", "personname"),
     "first_name": ("firstname", "first", "givenname", "forename", "vorname", "prenom"),
     "last_name": ("lastname", "last", "surname", "familyname", "nachname", "nom"),
-    "phone": ("phone", "phonenumber", "telephone", "tel", "mobile", "mobilephone", "cell"),
+    "phone": (
+        "phone",
+        "phonenumber",
+        "telephone",
+        "tel",
+        "mobile",
+        "mobilephone",
+        "cell",
+        "telefon",
+        "telefonnummer",
+        "handy",
+    ),
     "title": ("title", "jobtitle", "position", "role", "jobrole"),
     "company": (
         "company",
@@ -81,24 +92,35 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "website": ("website", "web", "url", "companywebsite", "domain", "companydomain"),
     "company_size": ("companysize", "employees", "numberofemployees", "headcount", "size", "employeecount"),
     "industry": ("industry", "sector", "vertical"),
-    "country": ("country", "countryname", "countrycode"),
-    "city": ("city", "town", "location"),
+    "country": ("country", "countryname", "countrycode", "land", "pays"),
+    "city": ("city", "town", "location", "stadt", "ort", "ville"),
     "annual_revenue": ("annualrevenue", "revenue", "arr", "turnover"),
     "timezone": ("timezone", "tz", "timezonename"),
     "email_opt_in": ("emailoptin", "optin", "marketingconsent", "consent", "subscribed", "newsletter"),
     "do_not_call": ("donotcall", "dnc"),
     "budget": ("budget",),
     "authority": ("authority",),
-    "need": ("need", "needs", "notes", "requirements"),
+    "need": ("need", "needs", "requirements"),
     "timeline": ("timeline", "timeframe"),
     "source": ("source", "leadsource", "channel"),
     "campaign": ("campaign", "campaignname"),
-    "created_on": ("createdon", "created", "createdat", "createddate", "datecreated"),
+    "created_on": (
+        "createdon",
+        "created",
+        "createdat",
+        "createddate",
+        "datecreated",
+        "erstelltam",
+        "erstellt",
+        "angelegtam",
+    ),
     "outcome": ("outcome", "result", "status", "wonlost"),
     "outcome_at": ("outcomeat", "outcomedate", "closedate", "closedat", "closedon", "dateclosed"),
     "lost_reason": ("lostreason", "reasonlost", "lossreason"),
 }
 
+WON_WORDS = {"won", "win", "customer", "closed won", "converted", "client"}
+LOST_WORDS = {"lost", "closed lost", "disqualified", "unqualified", "churned", "dead"}
 TRUE_WORDS = {"1", "true", "yes", "y", "x", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "off"}
 DATE_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M")
@@ -197,8 +219,6 @@ def check_mapping(
         problems.append(f"No such column in the file: {', '.join(unknown)}.")
     if "email" not in seen:
         problems.append("Choose the column that holds the e-mail address: leads are matched by e-mail.")
-    if "outcome_at" in seen and "outcome" not in seen:
-        problems.append("An outcome date needs an outcome column (won / lost).")
     return problems
 
 
@@ -224,6 +244,7 @@ class CleanRow:
     created_on: datetime.datetime | None = None
     outcome: str = ""
     outcome_at: datetime.datetime | None = None
+    outcome_dated: bool = False  # the outcome's date came from the file
     lost_reason: str = ""
     events: list[tuple[str, datetime.datetime]] = field(default_factory=list)
 
@@ -242,6 +263,9 @@ def parse_when(text: str, tz: datetime.tzinfo, order: str = YEAR_FIRST) -> datet
                 break
             except ValueError:
                 continue
+    same = _DAY_AND_MONTH.match(text)
+    if parsed is None and order == YEAR_FIRST and same and int(same.group(1)) == int(same.group(2)):
+        return parse_when(text, tz, DAY_FIRST)  # 01/01/2020 reads the same either way
     if parsed is None:
         if order == YEAR_FIRST and _DAY_AND_MONTH.match(text):
             raise ValueError(
@@ -250,6 +274,30 @@ def parse_when(text: str, tz: datetime.tzinfo, order: str = YEAR_FIRST) -> datet
             )
         raise ValueError(f"is not a date (use YYYY-MM-DD, or {DATE_ORDERS[order].lower()})")
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=tz)
+
+
+# Digits in groups of three: 1,200 / 1.200 / 1 200 / 1'200 (a thin or no-break space too).
+_GROUPED_WHOLE = re.compile(r"\d{1,3}(?:[,.' \u00a0\u202f]\d{3})+")
+_GROUPED = re.compile(r"[,.' \u00a0\u202f]")
+
+
+def plain_amount(text: str) -> str:
+    """An amount as ``Decimal`` reads it: currency signs and group separators out, the decimal
+    mark a point. With both marks the last one is the decimal mark (1.234,50 and 1,234.50);
+    with one, it is a group separator when it repeats or three digits follow it (1,200 and
+    1.200.000), else the decimal mark (12,5)."""
+    text = text.strip().lstrip("$€£").rstrip("$€£ ").strip()
+    text = text.replace(" ", "").replace("\u00a0", "").replace("\u202f", "").replace("'", "")
+    if "," in text and "." in text:
+        decimal = "," if text.rfind(",") > text.rfind(".") else "."
+        group = "." if decimal == "," else ","
+        return text.replace(group, "").replace(decimal, ".")
+    for mark in (",", "."):
+        if mark in text:
+            if text.count(mark) > 1 or _GROUPED_WHOLE.fullmatch(text):
+                return text.replace(mark, "")
+            return text.replace(mark, ".")
+    return text
 
 
 def split_full_name(text: str) -> tuple[str, str]:
@@ -298,14 +346,14 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
             else:
                 row.fields[target] = text
         elif target == "company_size":
-            cleaned = text.replace(",", "").replace(" ", "")
+            cleaned = _GROUPED.sub("", text) if _GROUPED_WHOLE.fullmatch(text) else text
             if not cleaned.isdigit():
                 errors.append(f"company_size: '{text[:40]}' is not a whole number")
             else:
                 row.fields[target] = int(cleaned)
         elif target == "annual_revenue":
             try:
-                amount = Decimal(text.replace(",", "").replace(" ", "").lstrip("$€£"))
+                amount = Decimal(plain_amount(text))
             except InvalidOperation:
                 errors.append(f"annual_revenue: '{text[:40]}' is not an amount")
                 continue
@@ -339,13 +387,13 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
             except ValueError as exc:
                 errors.append(f"created_on: '{text[:40]}' {exc}")
         elif target == "outcome":
-            lowered = text.lower()
-            if lowered in ("won", "customer", "closed won"):
+            # Exports of other tools hold every status here ("Open", "Prospect"): only won and
+            # lost are outcomes, anything else leaves the lead open.
+            lowered = " ".join(re.split(r"[\s_-]+", text.lower()))
+            if lowered in WON_WORDS:
                 row.outcome = "won"
-            elif lowered in ("lost", "closed lost"):
+            elif lowered in LOST_WORDS:
                 row.outcome = "lost"
-            else:
-                errors.append(f"outcome: '{text[:40]}' is neither won nor lost")
         elif target == "outcome_at":
             try:
                 row.outcome_at = parse_when(text, ctx.tz, ctx.date_order)
@@ -379,16 +427,17 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
         specs = [ctx.attribute_specs[k] for k in raw_attributes if k in ctx.attribute_specs]
         row.attributes, attribute_errors = clean_attributes(raw_attributes, specs)
         errors.extend(f"{key}: {message}" for key, message in attribute_errors.items() if key in raw_attributes)
-    if row.outcome and row.outcome_at is None:
+    row.outcome_dated = row.outcome_at is not None
+    if not row.outcome:
+        row.outcome_at = None  # an open lead's close date is a plan, not an outcome
+    elif row.outcome_at is None:
         row.outcome_at = row.created_on or ctx.now
-    if row.outcome_at is not None and not row.outcome:
-        errors.append("outcome_at: a date without an outcome (won / lost)")
     if row.outcome_at is not None and row.outcome_at > ctx.now:
         errors.append("outcome_at: is in the future")
     if row.created_on is not None and row.created_on > ctx.now:
         errors.append("created_on: is in the future")
     if row.created_on and row.outcome_at and row.outcome_at < row.created_on:
-        errors.append("outcome_at: is before created_on")
+        errors.append("outcome_at: is before the date the lead was created")
     if row.lost_reason and row.outcome != "lost":
         errors.append("lost_reason: only for a lost outcome")
     if row.outcome == "lost" and not row.lost_reason:

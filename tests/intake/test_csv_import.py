@@ -157,7 +157,7 @@ def test_a_repeated_new_address_logs_each_rows_past_events_once():
 
 
 def test_outcome_for_a_known_lead_goes_through_the_lifecycle():
-    lead = LeadFactory(email="k@example.com")
+    lead = LeadFactory(email="k@example.com", stage_entered_at=datetime.datetime(2025, 12, 1, tzinfo=datetime.UTC))
     item = _upload(marketer(), "email,outcome,outcome_at,lost_reason\nk@example.com,lost,2026-01-02,no_budget\n")
 
     done = _run(item)
@@ -390,3 +390,25 @@ def test_a_name_column_becomes_first_and_last_name():
     assert (new.first_name, new.last_name) == ("Mary Ann", "Smith")
     known.refresh_from_db()
     assert (known.first_name, known.last_name) == ("Kim", "Jones")
+
+
+def test_a_known_leads_outcome_is_never_dated_before_its_current_stage():
+    entered = datetime.datetime(2026, 3, 1, tzinfo=datetime.UTC)
+    undated = LeadFactory(email="chloe@example.com", stage="mql", stage_entered_at=entered)
+    early = LeadFactory(email="early@example.com", stage="mql", stage_entered_at=entered)
+    text = (
+        "email,created,status,close date\n"
+        "chloe@example.com,2020-01-01,Won,\n"  # the created date is a new lead's, not hers
+        "early@example.com,,Won,2026-02-01\n"  # before she became an MQL
+    )
+    before = timezone.now()
+
+    done = _run(_upload(marketer(), text))
+
+    undated.refresh_from_db()
+    assert undated.stage == "won" and undated.stage_entered_at >= before  # moved now, as the import ran
+    assert done.rejected_count == 1
+    reject = ImportReject.objects.get(csv_import=done)
+    assert reject.reason == "outcome_at: is before the lead's current stage began (2026-03-01 00:00)"
+    early.refresh_from_db()
+    assert early.stage == "mql"
