@@ -110,15 +110,12 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
         raise ValidationError({"file": f"The file cannot be read as CSV: {exc}"}) from None
     if not any(headers):
         raise ValidationError({"file": "The first line must name the columns."})
-    if any(not h for h in headers):
-        raise ValidationError({"file": "Every column needs a name in the first line."})
-    duplicates = sorted({h for h in headers if headers.count(h) > 1})
-    if duplicates:
-        raise ValidationError({"file": f"Column names appear twice: {', '.join(duplicates)}."})
     if total == 0:
         raise ValidationError({"file": "The file has a header line but no rows."})
+    headers = csv_rows.named_headers(headers)
     mapping = csv_rows.suggest_mapping(headers, _attribute_keys(), _event_types())
-    suggested_order, _ = csv_rows.date_order_evidence(_date_cells(text, headers, mapping))
+    # A file writes all its dates one way: any column of dates may tell the order.
+    suggested_order, _ = csv_rows.date_order_evidence(_date_cells(text, headers, dict.fromkeys(headers, "created_on")))
     with transaction.atomic():
         return CsvImport.objects.create(
             created_by=user,  # type: ignore[misc]
@@ -263,12 +260,17 @@ class PreviewRow:
 def _dates_read(
     row: list[str], columns: list[tuple[int, str]], ctx: csv_rows.RowContext
 ) -> dict[int, list[datetime.datetime]]:
-    """The dates of a good row's date columns as the import reads them, by cell index."""
+    """The dates of a row's date columns as the import reads them, by cell index (a cell that
+    is no date is left out: the row's reason says so)."""
     dates: dict[int, list[datetime.datetime]] = {}
     for index, target in columns:
         if index < len(row) and (target in DATE_TARGETS or target.startswith(csv_rows.EVENT_PREFIX)):
-            parts = [part for part in re.split(r"[;|]", row[index]) if part.strip()]
-            dates[index] = [csv_rows.parse_when(part, ctx.tz, ctx.date_order) for part in parts]
+            for part in re.split(r"[;|]", row[index]):
+                if part.strip():
+                    try:
+                        dates.setdefault(index, []).append(csv_rows.parse_when(part, ctx.tz, ctx.date_order))
+                    except ValueError:
+                        continue  # the row's reason says so
     return dates
 
 
@@ -293,7 +295,8 @@ def csv_import_preview(
     names = _column_names(csv_import)
     for row_number, row, clean in preview:
         if isinstance(clean, str):
-            result.append(PreviewRow(row_number, row, "reject", _in_file_terms(clean, names)))
+            reason = _in_file_terms(clean, names)
+            result.append(PreviewRow(row_number, row, "reject", reason, dates=_dates_read(row, columns, ctx)))
         else:
             action = "update" if clean.email in known else "create"
             result.append(PreviewRow(row_number, row, action, dates=_dates_read(row, columns, ctx)))

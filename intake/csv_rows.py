@@ -300,6 +300,21 @@ def plain_amount(text: str) -> str:
     return text
 
 
+def named_headers(headers: list[str]) -> list[str]:
+    """Every column with a name of its own: a blank one (a spreadsheet's trailing empty columns)
+    is called "Column 4", a repeated one "Email (2)"."""
+    named = [header or f"Column {index}" for index, header in enumerate(headers, start=1)]
+    seen: dict[str, int] = {}
+    result = []
+    for header in named:
+        seen[header] = seen.get(header, 0) + 1
+        name = header if seen[header] == 1 else f"{header} ({seen[header]})"
+        while name in named and name != header:
+            name += "'"
+        result.append(name)
+    return result
+
+
 def split_full_name(text: str) -> tuple[str, str]:
     """First and last name from one cell: "Smith, Mary Ann" or "Mary Ann Smith" -> ("Mary Ann",
     "Smith"); a single word is a first name."""

@@ -5,7 +5,9 @@ Thin views: they read through selectors, write through ``intake`` services.
 
 import csv
 import datetime
+import itertools
 import json
+import re
 import time
 from collections.abc import Iterable
 from decimal import Decimal
@@ -362,6 +364,7 @@ def import_preview(request: HttpRequest, import_id: int) -> HttpResponse:
             }
             for r in rows
         ],
+        "all_skipped": bool(rows) and all(r.action == "reject" for r in rows),
         "errors": errors,
     }
     return render(request, "intake/import_preview.html", context, status=400 if errors else 200)
@@ -391,7 +394,8 @@ def import_progress(request: HttpRequest, import_id: int) -> HttpResponse:
 def import_rejects_csv(request: HttpRequest, import_id: int) -> StreamingHttpResponse:
     item = intake_selectors.csv_import_get_for_user(user=request.user, import_id=import_id)
     rows = csv_import.csv_import_rejects_rows(csv_import=item)
-    filename = f"rejects-{item.pk}.csv"
+    stem = item.filename.rsplit(".", 1)[0] if "." in item.filename else item.filename
+    filename = re.sub(r"[^\w.-]+", "-", f"{stem}-rejects.csv")  # the upload's name, safe in a header
     return _csv_response(([safe_cell(c) for c in row] for row in rows), filename)
 
 
@@ -402,7 +406,9 @@ class _Echo:
 
 def _csv_response(rows: Iterable[list[str]], filename: str) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
-    response = StreamingHttpResponse((writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8")
+    # A byte-order mark first, so that spreadsheets open the UTF-8 as UTF-8 (Excel guesses otherwise).
+    lines = itertools.chain(["\ufeff"], (writer.writerow(row) for row in rows))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

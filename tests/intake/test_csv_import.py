@@ -40,8 +40,6 @@ def test_upload_suggests_a_mapping_and_counts_rows():
         (b"", "The file is empty."),
         (b"\x00\x01\x02binary", "This is not a text CSV file (save it as CSV from your spreadsheet)."),
         (b"email,name\n", "The file has a header line but no rows."),
-        (b"email,,name\na@example.com,x,y\n", "Every column needs a name in the first line."),
-        (b"email,email\na,b\n", "Column names appear twice: email."),
     ],
 )
 def test_upload_refuses_unusable_files(raw, message):
@@ -412,3 +410,13 @@ def test_a_known_leads_outcome_is_never_dated_before_its_current_stage():
     assert reject.reason == "outcome_at: is before the lead's current stage began (2026-03-01 00:00)"
     early.refresh_from_db()
     assert early.stage == "mql"
+
+
+def test_blank_and_repeated_column_names_are_named_not_refused():
+    item = _upload(marketer(), "Email,First Name,,Email,\na@example.com,Ann,,old@example.com,\n")
+
+    assert item.headers == ["Email", "First Name", "Column 3", "Email (2)", "Column 5"]
+    assert item.mapping == {
+        "Email": "email", "First Name": "first_name", "Column 3": "", "Email (2)": "", "Column 5": ""
+    }  # fmt: skip
+    assert _run(item).created_count == 1

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _rows(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig"))))
 
 
 @pytest.mark.parametrize(

@@ -50,7 +50,7 @@ def test_full_import_flow_in_the_browser(client, django_capture_on_commit_callba
     assert response["Location"] == reverse("import_progress", args=[item.pk])
 
     result = client.get(response["Location"]).content.decode()
-    assert "leads created" in result
+    assert "1</div>lead created" in result and "2</div>rows not imported" in result
     assert "Download them as CSV" in result
     item.refresh_from_db()
     assert (item.status, item.created_count, item.rejected_count) == ("done", 1, 2)
@@ -58,7 +58,10 @@ def test_full_import_flow_in_the_browser(client, django_capture_on_commit_callba
 
     rejects = client.get(reverse("import_rejects_csv", args=[item.pk]))
     assert rejects["Content-Type"] == "text/csv; charset=utf-8"
-    assert b"".join(rejects.streaming_content).decode().splitlines() == [
+    assert rejects["Content-Disposition"] == 'attachment; filename="contacts-rejects.csv"'
+    content = b"".join(rejects.streaming_content)
+    assert content.startswith(b"\xef\xbb\xbf")  # UTF-8 as spreadsheets recognise it
+    assert content.decode("utf-8-sig").splitlines() == [
         "row,reason,Email,First Name,Company,Employees",
         "3,Email: 'broken' is not a valid e-mail address,broken,Bo,Beta,3",
         "4,Employees: 'x' is not a whole number,bob@example.com,Bob,,x",
@@ -160,3 +163,17 @@ def test_the_mapping_page_asks_how_dates_are_written_when_the_file_cannot_tell(c
     assert "not a date" not in preview
     assert "read as 4 Mar 2025" in preview  # 03/04/2025, month first
     assert "read as 6 May 2025" in preview
+
+
+def test_the_preview_warns_when_no_row_can_be_imported_and_reads_the_dates_of_skipped_rows(client):
+    client.force_login(marketer())
+    _upload(client, b"Email,Created on\nnot-an-email,03/04/2025\nalso-bad,05/06/2025\n")
+    item = CsvImport.objects.get()
+    client.post(
+        reverse("import_mapping", args=[item.pk]), {"col_0": "email", "col_1": "created_on", "date_order": "dmy"}
+    )
+
+    preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
+
+    assert 'id="all-skipped"' in preview
+    assert "read as 3 Apr 2025" in preview  # a skipped row's date: still shown as it is read
