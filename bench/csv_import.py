@@ -6,8 +6,8 @@ Run on PostgreSQL, e.g.:
 
 It migrates the database, imports ``--rows`` new leads, imports the same file again (every
 row an update), prints rows/s for both, then deletes the leads it made. Target: >= 20,000 rows/s.
-The import counts as done when its rows are in; the ANALYZE it then queues for the bulk
-worker is timed and printed on its own line.
+The import counts as done when its rows are in; what it then queues for the bulk worker (the
+fit scores of the new leads, and an ANALYZE) is timed and printed on lines of its own.
 """
 
 import argparse
@@ -35,6 +35,7 @@ from core.db import parallel_writes  # noqa: E402
 from intake import csv_import  # noqa: E402
 from intake.models import CsvImport  # noqa: E402
 from leads.models import Lead  # noqa: E402
+from scoring.services import leads_score_unscored  # noqa: E402
 
 gc.freeze()  # what the bulk worker does once it has started (leadcrm/celery.py)
 
@@ -58,7 +59,9 @@ def run_once(user, raw: bytes, label: str) -> None:
     # Run the service in this process (what the bulk worker's task does), not through a broker.
     CsvImport.objects.filter(pk=item.pk).update(status=CsvImport.Status.QUEUED)
     analyze_asked = []
-    csv_import._enqueue_analyze = lambda: analyze_asked.append(True)  # the follow-up task, timed below
+    csv_import._enqueue_analyze = lambda: analyze_asked.append(True)  # the follow-up tasks, timed below
+    scoring_asked: list[tuple[int, int]] = []
+    csv_import._enqueue_scoring = lambda first, last: scoring_asked.append((first, last))
     started = time.perf_counter()
     done = csv_import.csv_import_run(import_id=item.pk)
     elapsed = time.perf_counter() - started
@@ -68,6 +71,11 @@ def run_once(user, raw: bytes, label: str) -> None:
         f"(created {done.created_count}, updated {done.updated_count}, rejected {done.rejected_count}; "
         f"written on {parallel_writes()} connection(s))"
     )
+    for first_id, last_id in scoring_asked:
+        started = time.perf_counter()
+        scored = leads_score_unscored(first_id=first_id, last_id=last_id)
+        seconds = time.perf_counter() - started
+        print(f"         then the new leads are scored (bulk worker): {scored} in {seconds:.2f} s")
     if analyze_asked:
         started = time.perf_counter()
         csv_import.leads_analyze()

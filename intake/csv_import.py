@@ -23,7 +23,7 @@ from typing import Any, cast
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, connections, models, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -338,6 +338,7 @@ def csv_import_run(*, import_id: int, now: datetime.datetime | None = None) -> C
     csv_import = CsvImport.objects.get(pk=import_id)
     if not claimed:
         return csv_import
+    first_new_id = (Lead.objects.aggregate(last=Max("id"))["last"] or 0) + 1
     try:
         with collector_paused():  # see core.collector: the rows would set it off again and again
             _run(csv_import, now)
@@ -352,7 +353,19 @@ def csv_import_run(*, import_id: int, now: datetime.datetime | None = None) -> C
     csv_import.refresh_from_db()
     if csv_import.created_count + csv_import.updated_count >= ANALYZE_AFTER_ROWS:
         _enqueue_analyze()  # the lists and reports get planned for the new rows (after the import is done)
+    if csv_import.created_count:
+        # The new leads are written without their fit score, which the bulk worker adds next
+        # (the import stays a few statements per chunk; a lead with past events is scored already).
+        _enqueue_scoring(first_new_id, Lead.objects.aggregate(last=Max("id"))["last"] or 0)
     return csv_import
+
+
+def _enqueue_scoring(first_id: int, last_id: int) -> None:
+    try:
+        from scoring.tasks import score_unscored_leads_task
+    except ImportError:  # scoring not installed: nothing scores leads
+        return
+    score_unscored_leads_task.delay(first_id, last_id)
 
 
 def _enqueue_analyze() -> None:

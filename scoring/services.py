@@ -1859,6 +1859,39 @@ def rescore_run_execute(
     return run
 
 
+def leads_score_unscored(
+    *, first_id: int, last_id: int, now: datetime.datetime | None = None, chunk: int = 5000
+) -> int:
+    """Score the leads with ids in ``first_id..last_id`` that no model has scored yet (no scoring
+    state): leads written in bulk without scoring, such as a CSV import's new rows. Each gets what
+    ``lead_create_scored`` gives one lead: its fit under the published model, engagement from its
+    events (most have none), stage rules forward only, a state and a history row. Chunks by id,
+    each in its own transaction; scored leads are skipped, so running it twice changes nothing.
+    Returns how many leads were scored."""
+    now = now or timezone.now()
+    model = active_model()
+    spec = spec_for_version(model.version) if model is not None else None
+    if spec is None:
+        return 0
+    scored = 0
+    start = first_id
+    while start <= last_id:
+        with transaction.atomic():
+            leads = list(
+                Lead.objects.select_for_update(of=("self",))
+                .select_related("source", "campaign")
+                .filter(pk__gte=start, pk__lte=last_id, scoring_state__isnull=True)
+                .order_by("pk")[:chunk]
+            )
+            if not leads:
+                break
+            states = _states_for(spec, [lead.pk for lead in leads])
+            _write_rescored([(lead, states[lead.pk]) for lead in leads], spec, now=now, cause=ScoreChange.Cause.RESCORE)
+        scored += len(leads)
+        start = leads[-1].pk + 1
+    return scored
+
+
 # --- scoring a log written in bulk -------------------------------------------------------
 
 

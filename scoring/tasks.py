@@ -19,6 +19,12 @@ def lead_rescore_task(lead_id: int) -> int:
     return services.lead_rescore(lead=lead).score
 
 
+@shared_task(name="bulk.score_unscored_leads")  # bulk work: the bulk queue
+def score_unscored_leads_task(first_id: int, last_id: int) -> int:
+    """Score the leads of an id range that were written without scoring (a CSV import's new rows)."""
+    return services.leads_score_unscored(first_id=first_id, last_id=last_id)
+
+
 @shared_task(name="scoring.cool_leads")
 def cool_leads_task() -> int:
     """Every minute: cool the leads whose decayed engagement crossed a threshold."""

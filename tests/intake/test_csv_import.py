@@ -420,3 +420,24 @@ def test_blank_and_repeated_column_names_are_named_not_refused():
         "Email": "email", "First Name": "first_name", "Column 3": "", "Email (2)": "", "Column 5": ""
     }  # fmt: skip
     assert _run(item).created_count == 1
+
+
+def test_new_leads_of_an_import_get_their_fit_score_as_a_form_lead_does():
+    from scoring.models import LeadScoringState
+    from scoring.services import lead_create_scored
+
+    by_form = lead_create_scored(email="vp-form@acme.example", title="VP Sales", company_size=500)
+    assert by_form.fit_score > 0  # the default model likes a VP of a 500-person company
+
+    done = _run(_upload(marketer(), "email,title,employees\nvp@acme.example,VP Sales,500\n"))
+
+    assert done.created_count == 1
+    imported = Lead.objects.get(email="vp@acme.example")
+    assert (imported.fit_score, imported.score, imported.temperature) == (
+        by_form.fit_score, by_form.score, by_form.temperature
+    )  # fmt: skip
+    assert LeadScoringState.objects.filter(lead=imported).exists()
+    # Running the scoring again changes nothing: scored leads are skipped.
+    from scoring.services import leads_score_unscored
+
+    assert leads_score_unscored(first_id=imported.pk, last_id=imported.pk) == 0
