@@ -35,7 +35,7 @@ from core.db import parallel_writes  # noqa: E402
 from intake import csv_import  # noqa: E402
 from intake.models import CsvImport  # noqa: E402
 from leads.models import Lead  # noqa: E402
-from scoring.services import leads_score_unscored  # noqa: E402
+from scoring.services import leads_rescore_updated, leads_score_unscored  # noqa: E402
 
 gc.freeze()  # what the bulk worker does once it has started (leadcrm/celery.py)
 
@@ -60,8 +60,8 @@ def run_once(user, raw: bytes, label: str) -> None:
     CsvImport.objects.filter(pk=item.pk).update(status=CsvImport.Status.QUEUED)
     analyze_asked = []
     csv_import._enqueue_analyze = lambda: analyze_asked.append(True)  # the follow-up tasks, timed below
-    scoring_asked: list[tuple[int, int]] = []
-    csv_import._enqueue_scoring = lambda first, last: scoring_asked.append((first, last))
+    scoring_asked: list[tuple[int, int, object]] = []
+    csv_import._enqueue_scoring = lambda first, last, updated_at: scoring_asked.append((first, last, updated_at))
     started = time.perf_counter()
     done = csv_import.csv_import_run(import_id=item.pk)
     elapsed = time.perf_counter() - started
@@ -71,11 +71,17 @@ def run_once(user, raw: bytes, label: str) -> None:
         f"(created {done.created_count}, updated {done.updated_count}, rejected {done.rejected_count}; "
         f"written on {parallel_writes()} connection(s))"
     )
-    for first_id, last_id in scoring_asked:
-        started = time.perf_counter()
-        scored = leads_score_unscored(first_id=first_id, last_id=last_id)
-        seconds = time.perf_counter() - started
-        print(f"         then the new leads are scored (bulk worker): {scored} in {seconds:.2f} s")
+    for first_id, last_id, updated_at in scoring_asked:
+        if last_id >= first_id:
+            started = time.perf_counter()
+            scored = leads_score_unscored(first_id=first_id, last_id=last_id)
+            seconds = time.perf_counter() - started
+            print(f"         then the new leads are scored (bulk worker): {scored} in {seconds:.2f} s")
+        if updated_at is not None:
+            started = time.perf_counter()
+            scored = leads_rescore_updated(updated_at=updated_at, before_id=first_id)
+            seconds = time.perf_counter() - started
+            print(f"         then the updated leads are re-scored (bulk worker): {scored} in {seconds:.2f} s")
     if analyze_asked:
         started = time.perf_counter()
         csv_import.leads_analyze()

@@ -353,19 +353,26 @@ def csv_import_run(*, import_id: int, now: datetime.datetime | None = None) -> C
     csv_import.refresh_from_db()
     if csv_import.created_count + csv_import.updated_count >= ANALYZE_AFTER_ROWS:
         _enqueue_analyze()  # the lists and reports get planned for the new rows (after the import is done)
-    if csv_import.created_count:
-        # The new leads are written without their fit score, which the bulk worker adds next
-        # (the import stays a few statements per chunk; a lead with past events is scored already).
-        _enqueue_scoring(first_new_id, Lead.objects.aggregate(last=Max("id"))["last"] or 0)
+    if csv_import.created_count or csv_import.updated_count:
+        # The rows are written without scores, which the bulk worker adds next (the import stays
+        # a few statements per chunk): the new leads' fit, and the updated leads' new fit.
+        _enqueue_scoring(
+            first_new_id,
+            Lead.objects.aggregate(last=Max("id"))["last"] or 0,
+            updated_at=now if csv_import.updated_count else None,
+        )
     return csv_import
 
 
-def _enqueue_scoring(first_id: int, last_id: int) -> None:
+def _enqueue_scoring(first_id: int, last_id: int, *, updated_at: datetime.datetime | None) -> None:
     try:
-        from scoring.tasks import score_unscored_leads_task
+        from scoring.tasks import rescore_updated_leads_task, score_unscored_leads_task
     except ImportError:  # scoring not installed: nothing scores leads
         return
-    score_unscored_leads_task.delay(first_id, last_id)
+    if last_id >= first_id:
+        score_unscored_leads_task.delay(first_id, last_id)
+    if updated_at is not None:
+        rescore_updated_leads_task.delay(updated_at.isoformat(), first_id)
 
 
 def _enqueue_analyze() -> None:
@@ -578,7 +585,7 @@ def _update_leads(changes: dict[int, csv_rows.CleanRow], now: datetime.datetime)
     if connection.vendor != "postgresql":
         leads = Lead.objects.in_bulk(list(changes))
         for lead_id, clean in changes.items():
-            _apply(leads[lead_id], clean)
+            _apply(leads[lead_id], clean, now)
         Lead.objects.bulk_update(
             list(leads.values()), [*UPDATABLE, "attributes", "consent_at", "updated_at"], batch_size=200
         )
@@ -644,14 +651,15 @@ def _known_leads(emails: list[str]) -> dict[str, tuple[int, str]]:
     return {address: (lead_id, stage) for address, lead_id, stage in found}
 
 
-def _apply(lead: Lead, clean: csv_rows.CleanRow) -> None:
+def _apply(lead: Lead, clean: csv_rows.CleanRow, now: datetime.datetime) -> None:
+    """A row's cells onto a known lead, stamped with the import's clock (as the bulk update is)."""
     for key, value in clean.fields.items():
         setattr(lead, key, value)
     if clean.fields.get("email_opt_in") and lead.consent_at is None:
-        lead.consent_at = timezone.now()
+        lead.consent_at = now
     if clean.attributes:
         lead.attributes = {**lead.attributes, **clean.attributes}
-    lead.updated_at = timezone.now()
+    lead.updated_at = now
 
 
 def _apply_outcome(csv_import: CsvImport, lead: Lead, clean: csv_rows.CleanRow, now: datetime.datetime) -> str:
@@ -664,7 +672,7 @@ def _apply_outcome(csv_import: CsvImport, lead: Lead, clean: csv_rows.CleanRow, 
         return f"outcome_at: is before the lead's current stage began ({since})"
     try:
         with transaction.atomic():
-            _apply(lead, clean)
+            _apply(lead, clean, now)
             lead.save()
             lead_services.lead_transition(
                 lead=lead,

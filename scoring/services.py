@@ -26,7 +26,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, connection, connections, transaction
-from django.db.models import Field, Model
+from django.db.models import Field, Model, Q
 from django.db.models.base import ModelState
 from django.db.models.functions import Lower
 from django.db.models.signals import post_init, pre_init
@@ -1868,19 +1868,34 @@ def leads_score_unscored(
     events (most have none), stage rules forward only, a state and a history row. Chunks by id,
     each in its own transaction; scored leads are skipped, so running it twice changes nothing.
     Returns how many leads were scored."""
+    return _score_in_chunks(Q(pk__gte=first_id, pk__lte=last_id, scoring_state__isnull=True), now=now, chunk=chunk)
+
+
+def leads_rescore_updated(
+    *, updated_at: datetime.datetime, before_id: int, now: datetime.datetime | None = None, chunk: int = 5000
+) -> int:
+    """Re-score the leads with ids below ``before_id`` last changed at ``updated_at``: the known
+    leads a CSV import updated (its rows carry one clock), whose fit fields may have changed.
+    From attributes and event log, as ``lead_rescore`` does one lead. Returns how many."""
+    return _score_in_chunks(Q(pk__lt=before_id, updated_at=updated_at), now=now, chunk=chunk)
+
+
+def _score_in_chunks(which: Q, *, now: datetime.datetime | None, chunk: int) -> int:
+    """Score the leads matching ``which`` under the published model, ``chunk`` at a time in id
+    order, each chunk locked and written in its own transaction."""
     now = now or timezone.now()
     model = active_model()
     spec = spec_for_version(model.version) if model is not None else None
     if spec is None:
         return 0
     scored = 0
-    start = first_id
-    while start <= last_id:
+    after = 0
+    while True:
         with transaction.atomic():
             leads = list(
                 Lead.objects.select_for_update(of=("self",))
                 .select_related("source", "campaign")
-                .filter(pk__gte=start, pk__lte=last_id, scoring_state__isnull=True)
+                .filter(which, pk__gt=after)
                 .order_by("pk")[:chunk]
             )
             if not leads:
@@ -1888,7 +1903,7 @@ def leads_score_unscored(
             states = _states_for(spec, [lead.pk for lead in leads])
             _write_rescored([(lead, states[lead.pk]) for lead in leads], spec, now=now, cause=ScoreChange.Cause.RESCORE)
         scored += len(leads)
-        start = leads[-1].pk + 1
+        after = leads[-1].pk
     return scored
 
 

@@ -25,6 +25,14 @@ def score_unscored_leads_task(first_id: int, last_id: int) -> int:
     return services.leads_score_unscored(first_id=first_id, last_id=last_id)
 
 
+@shared_task(name="bulk.rescore_updated_leads")  # bulk work: the bulk queue
+def rescore_updated_leads_task(updated_at: str, before_id: int) -> int:
+    """Re-score the known leads a CSV import updated (their fit fields may have changed)."""
+    import datetime
+
+    return services.leads_rescore_updated(updated_at=datetime.datetime.fromisoformat(updated_at), before_id=before_id)
+
+
 @shared_task(name="scoring.cool_leads")
 def cool_leads_task() -> int:
     """Every minute: cool the leads whose decayed engagement crossed a threshold."""

@@ -441,3 +441,20 @@ def test_new_leads_of_an_import_get_their_fit_score_as_a_form_lead_does():
     from scoring.services import leads_score_unscored
 
     assert leads_score_unscored(first_id=imported.pk, last_id=imported.pk) == 0
+
+
+def test_an_import_that_changes_a_known_leads_fit_fields_rescores_it():
+    from scoring.services import lead_create_scored
+
+    known = lead_create_scored(email="grows@acme.example", title="Intern", company_size=3)
+    untouched = lead_create_scored(email="same@acme.example", title="Intern", company_size=3)
+    like_it = lead_create_scored(email="like@acme.example", title="VP Sales", company_size=500)
+    assert known.fit_score < like_it.fit_score
+
+    done = _run(_upload(marketer(), "email,title,employees\ngrows@acme.example,VP Sales,500\n"))
+
+    assert done.updated_count == 1
+    known.refresh_from_db()
+    assert (known.fit_score, known.score) == (like_it.fit_score, like_it.score)
+    untouched.refresh_from_db()
+    assert untouched.fit_score < like_it.fit_score
