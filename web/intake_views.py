@@ -365,6 +365,7 @@ def import_preview(request: HttpRequest, import_id: int) -> HttpResponse:
             for r in rows
         ],
         "all_skipped": bool(rows) and all(r.action == "reject" for r in rows),
+        "totals": csv_import.csv_import_totals(csv_import=item),
         "errors": errors,
     }
     return render(request, "intake/import_preview.html", context, status=400 if errors else 200)

@@ -458,3 +458,24 @@ def test_an_import_that_changes_a_known_leads_fit_fields_rescores_it():
     assert (known.fit_score, known.score) == (like_it.fit_score, like_it.score)
     untouched.refresh_from_db()
     assert untouched.fit_score < like_it.fit_score
+
+
+def test_preview_totals_count_every_row_as_the_import_will():
+    LeadFactory(email="known@example.com")
+    text = (
+        "email,employees\n"
+        "known@example.com,10\n"  # update
+        "new@example.com,5\n"  # create
+        "new@example.com,6\n"  # the same new address again: updates the lead the row above created
+        "bad,3\n"  # skip
+        "other@example.com,many\n"  # skip
+        "\n"
+        "third@example.com,\n"  # create
+    )
+    item = _upload(marketer(), text)
+
+    totals = csv_import.csv_import_totals(csv_import=item)
+
+    assert (totals.create, totals.update, totals.skip, totals.rows, totals.complete) == (2, 2, 2, 6, True)
+    done = _run(item)
+    assert (done.created_count, done.updated_count, done.rejected_count) == (2, 2, 2)
