@@ -13,7 +13,6 @@ import datetime
 import io
 import itertools
 import queue
-import re
 import threading
 import zlib
 from collections.abc import Iterator
@@ -128,15 +127,9 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
         )
 
 
-DATE_TARGETS = ("created_on", "outcome_at")
-
-
 def _date_cells(text: str, headers: list[str], mapping: dict[str, str], rows: int = 1000) -> list[str]:
     """The cells of the columns mapped to dates, in the first ``rows`` rows (events: each date)."""
-    indexes = [
-        i for i, header in enumerate(headers)
-        if mapping.get(header, "") in DATE_TARGETS or mapping.get(header, "").startswith(csv_rows.EVENT_PREFIX)
-    ]  # fmt: skip
+    indexes = [i for i, header in enumerate(headers) if csv_rows.is_date_target(mapping.get(header, ""))]
     cells: list[str] = []
     if not indexes:
         return cells
@@ -145,7 +138,7 @@ def _date_cells(text: str, headers: list[str], mapping: dict[str, str], rows: in
     for row in itertools.islice(reader, rows):
         for index in indexes:
             if index < len(row):
-                cells.extend(part for part in re.split(r"[;|]", row[index]) if part.strip())
+                cells.extend(csv_rows.date_parts(row[index]))
     return cells
 
 
@@ -264,13 +257,12 @@ def _dates_read(
     is no date is left out: the row's reason says so)."""
     dates: dict[int, list[datetime.datetime]] = {}
     for index, target in columns:
-        if index < len(row) and (target in DATE_TARGETS or target.startswith(csv_rows.EVENT_PREFIX)):
-            for part in re.split(r"[;|]", row[index]):
-                if part.strip():
-                    try:
-                        dates.setdefault(index, []).append(csv_rows.parse_when(part, ctx.tz, ctx.date_order))
-                    except ValueError:
-                        continue  # the row's reason says so
+        if index < len(row) and csv_rows.is_date_target(target):
+            for part in csv_rows.date_parts(row[index]):
+                try:
+                    dates.setdefault(index, []).append(csv_rows.parse_when(part, ctx.tz, ctx.date_order))
+                except ValueError:
+                    continue  # the row's reason says so
     return dates
 
 

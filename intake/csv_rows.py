@@ -315,6 +315,16 @@ def named_headers(headers: list[str]) -> list[str]:
     return result
 
 
+def date_parts(text: str) -> list[str]:
+    """The dates of one cell: a past-event column may hold several, ``;`` or ``|`` between them."""
+    return [part for part in re.split(r"[;|]", text) if part.strip()]
+
+
+def is_date_target(target: str) -> bool:
+    """Whether a column mapped to ``target`` holds dates."""
+    return target in ("created_on", "outcome_at") or target.startswith(EVENT_PREFIX)
+
+
 def split_full_name(text: str) -> tuple[str, str]:
     """First and last name from one cell: "Smith, Mary Ann" or "Mary Ann Smith" -> ("Mary Ann",
     "Smith"); a single word is a first name."""
@@ -426,9 +436,7 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
             raw_attributes[target[len(ATTRIBUTE_PREFIX) :]] = text
         elif target.startswith(EVENT_PREFIX):
             event_type = target[len(EVENT_PREFIX) :]
-            for part in re.split(r"[;|]", text):
-                if not part.strip():
-                    continue
+            for part in date_parts(text):
                 try:
                     when = parse_when(part, ctx.tz, ctx.date_order)
                 except ValueError as exc:
