@@ -1,5 +1,7 @@
 """Thin Celery tasks over the scoring services."""
 
+import datetime
+
 from celery import shared_task
 
 from leads.models import Lead
@@ -28,8 +30,6 @@ def score_unscored_leads_task(first_id: int, last_id: int) -> int:
 @shared_task(name="bulk.rescore_updated_leads")  # bulk work: the bulk queue
 def rescore_updated_leads_task(updated_at: str, before_id: int) -> int:
     """Re-score the known leads a CSV import updated (their fit fields may have changed)."""
-    import datetime
-
     return services.leads_rescore_updated(updated_at=datetime.datetime.fromisoformat(updated_at), before_id=before_id)
 
 
@@ -49,8 +49,6 @@ def rescore_run_task(run_id: int) -> str:
 @shared_task(name="scoring.resume_rescore_runs")
 def resume_rescore_runs_task() -> int:
     """Pick up re-score runs left pending or running by a crashed worker."""
-    import datetime
-
     from django.db.models import Q
     from django.utils import timezone
 
