@@ -248,6 +248,7 @@ class PreviewRow:
     # How the dates of the row's date columns are read (cell index -> dates), so
     # that the preview shows whether 03/04/2026 became 3 April or March 4.
     dates: dict[int, list[datetime.datetime]] = field(default_factory=dict)
+    notes: dict[int, str] = field(default_factory=dict)  # cell index -> what happens to it
 
 
 def _dates_read(
@@ -356,7 +357,13 @@ def csv_import_preview(
             result.append(PreviewRow(row_number, row, "reject", reason, dates=_dates_read(row, columns, ctx)))
         else:
             action = "update" if clean.email in known else "create"
-            result.append(PreviewRow(row_number, row, action, dates=_dates_read(row, columns, ctx)))
+            dates, notes = _dates_read(row, columns, ctx), {}
+            if clean.outcome_dated and not clean.outcome:  # an open lead's close date is a plan
+                for index, target in columns:
+                    if target == "outcome_at":
+                        dates.pop(index, None)
+                        notes[index] = "not imported: the lead stays open"
+            result.append(PreviewRow(row_number, row, action, dates=dates, notes=notes))
             known.add(clean.email)  # the same address further down updates this row's lead
     return result
 

@@ -359,7 +359,12 @@ def import_preview(request: HttpRequest, import_id: int) -> HttpResponse:
             {
                 "row": r,
                 "cells": [
-                    {"text": r.cells[i] if i < len(r.cells) else "", "dates": r.dates.get(i, [])} for i, _, _ in mapped
+                    {
+                        "text": r.cells[i] if i < len(r.cells) else "",
+                        "dates": r.dates.get(i, []),
+                        "note": r.notes.get(i, ""),
+                    }
+                    for i, _, _ in mapped
                 ],
             }
             for r in rows

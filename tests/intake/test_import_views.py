@@ -182,3 +182,14 @@ def test_the_preview_warns_when_no_row_can_be_imported_and_reads_the_dates_of_sk
 
     assert 'id="all-skipped"' in preview
     assert "read as 3 Apr 2025" in preview  # a skipped row's date: still shown as it is read
+
+
+def test_the_preview_says_an_open_leads_close_date_is_not_imported(client):
+    client.force_login(marketer())
+    _upload(client, b"Email,Status,Close Date\nopen@example.com,Open,2027-09-30\nwon@example.com,Won,2025-06-01\n")
+    item = CsvImport.objects.get()
+
+    preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
+
+    assert preview.count("not imported: the lead stays open") == 1
+    assert "read as 1 Jun 2025" in preview and "read as 30 Sep 2027" not in preview
