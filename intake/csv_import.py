@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, connections, models, transaction
+from django.db import IntegrityError, connection, connections, models, transaction
 from django.db.models import F, Max
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -38,6 +38,7 @@ from core.db import (
     unsized_array,
 )
 from intake import csv_rows
+from intake.export import unquoted_cell
 from intake.models import CsvImport, ImportReject
 from leads import services as lead_services
 from leads.attributes import AttributeSpec
@@ -160,8 +161,10 @@ def csv_import_set_mapping(
     mapping: dict[str, str],
     default_source: LeadSource | None = None,
     date_order: str | None = None,
+    add_missing_names: bool | None = None,
 ) -> CsvImport:
-    """Save the column mapping (and, when given, how the file writes its dates)."""
+    """Save the column mapping (and, when given, how the file writes its dates and whether the
+    sources and campaigns it names that do not exist yet are created)."""
     if csv_import.status != CsvImport.Status.UPLOADED:
         raise ValidationError({"mapping": "This import has already started."})
     problems = csv_rows.check_mapping(mapping, csv_import.headers, _attribute_keys(), _event_types())
@@ -173,18 +176,32 @@ def csv_import_set_mapping(
     csv_import.default_source = default_source
     if date_order is not None:
         csv_import.date_order = date_order
+    if add_missing_names is not None:
+        csv_import.add_missing_names = add_missing_names
     with transaction.atomic():
-        csv_import.save(update_fields=["mapping", "default_source", "date_order", "updated_at"])
+        csv_import.save(update_fields=["mapping", "default_source", "date_order", "add_missing_names", "updated_at"])
     return csv_import
 
 
-def _context(now: datetime.datetime, csv_import: CsvImport) -> csv_rows.RowContext:
+def _context(now: datetime.datetime, csv_import: CsvImport, *, create: bool = False) -> csv_rows.RowContext:
+    """What the rows are checked against. With the import's ``add_missing_names``, the sources
+    and campaigns the file names that do not exist yet are created (``create``: the run), or
+    counted as existing (the preview, which writes nothing)."""
     lost_reasons = {value: value for value in LostReason.values}
     lost_reasons.update({str(label).lower(): value for value, label in LostReason.choices})
+    sources = {name.lower(): pk for pk, name in LeadSource.objects.values_list("id", "name")}
+    campaigns = {name.lower(): pk for pk, name in Campaign.objects.values_list("id", "name")}
+    if csv_import.add_missing_names:
+        for target, known in (("source", sources), ("campaign", campaigns)):
+            for name in _names_in_file(csv_import, target):
+                if name.lower() not in known:
+                    found = _named(target, name) if create else _name_fits(target, name)
+                    if found is not None:
+                        known[name.lower()] = found
     return csv_rows.RowContext(
         max_lengths={f.name: int(f.max_length) for f in Lead._meta.concrete_fields if f.max_length},
-        sources={name.lower(): pk for pk, name in LeadSource.objects.values_list("id", "name")},
-        campaigns={name.lower(): pk for pk, name in Campaign.objects.values_list("id", "name")},
+        sources=sources,
+        campaigns=campaigns,
         attribute_specs={
             d.key: AttributeSpec(key=d.key, label=d.label, field_type=d.field_type, choices=tuple(d.choices or ()))
             for d in CustomFieldDefinition.objects.all()
@@ -194,6 +211,47 @@ def _context(now: datetime.datetime, csv_import: CsvImport) -> csv_rows.RowConte
         tz=timezone.get_current_timezone(),
         date_order=csv_import.date_order,
     )
+
+
+def _names_in_file(csv_import: CsvImport, target: str) -> list[str]:
+    """The names in the columns mapped to ``target`` (source or campaign), as a row reads them,
+    each once in the spelling of its first row."""
+    indexes = [index for index, mapped in _columns(csv_import) if mapped == target]
+    names: dict[str, str] = {}
+    if not indexes:
+        return []
+    reader = _rows(csv_import.content)
+    next(reader, None)
+    for row in reader:
+        for index in indexes:
+            if index < len(row):
+                name = unquoted_cell(row[index].strip())
+                if name:
+                    names.setdefault(name.lower(), name)
+    return list(names.values())
+
+
+def _name_fits(target: str, name: str) -> int | None:
+    """0 (an id to come) for a name the import could create, None for one it could not."""
+    model: type[LeadSource] | type[Campaign] = LeadSource if target == "source" else Campaign
+    return 0 if len(name) <= int(model._meta.get_field("name").max_length or 0) else None
+
+
+def _named(target: str, name: str) -> int | None:
+    """The id of the source or campaign called ``name`` (any case), created when there is none;
+    None when the name cannot be one (too long): its rows are refused with the reason."""
+    model: type[LeadSource] | type[Campaign] = LeadSource if target == "source" else Campaign
+    existing = model.objects.filter(name__iexact=name).values_list("id", flat=True).first()
+    if existing is not None:
+        return existing
+    try:
+        if model is LeadSource:
+            return lead_services.lead_source_save(source=LeadSource(name=name)).pk
+        return lead_services.campaign_save(campaign=Campaign(name=name)).pk
+    except ValidationError:
+        return None
+    except IntegrityError:  # created meanwhile by another import
+        return model.objects.filter(name__iexact=name).values_list("id", flat=True).first()
 
 
 def _cells(row: list[str], columns: list[tuple[int, str]]) -> dict[str, str] | str:
@@ -451,7 +509,7 @@ def leads_analyze() -> None:
 
 
 def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
-    ctx = _context(now, csv_import)
+    ctx = _context(now, csv_import, create=True)
     columns = _columns(csv_import)
     reader = _rows(csv_import.content)
     next(reader, None)

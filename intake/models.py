@@ -111,6 +111,9 @@ class CsvImport(TimeStampedModel):
         default=YEAR_FIRST,
         help_text="How the file writes numeric dates such as 03/04/2026.",
     )
+    add_missing_names = models.BooleanField(
+        default=False, help_text="Create the sources and campaigns the file names that do not exist yet."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)

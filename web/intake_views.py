@@ -312,6 +312,7 @@ def import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
                 mapping=mapping,
                 default_source=source,
                 date_order=request.POST.get("date_order") or None,
+                add_missing_names=bool(request.POST.get("add_missing_names")),
             )
         except ValidationError as exc:
             errors = [m for messages in _error_lists(exc).values() for m in messages]

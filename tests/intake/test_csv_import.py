@@ -479,3 +479,45 @@ def test_preview_totals_count_every_row_as_the_import_will():
     assert (totals.create, totals.update, totals.skip, totals.rows, totals.complete) == (2, 2, 2, 6, True)
     done = _run(item)
     assert (done.created_count, done.updated_count, done.rejected_count) == (2, 2, 2)
+
+
+def test_sources_and_campaigns_the_file_names_can_be_added_by_the_import():
+    from leads.models import Campaign, LeadSource
+
+    webinar = LeadSourceFactory(name="Webinar")
+    text = (
+        "email,lead source,campaign\n"
+        "fair@example.com,Trade Fair 2026,Spring push\n"
+        "web@example.com,WEBINAR,spring push\n"  # existing source in another case; the same new campaign
+        "long@example.com," + "x" * 150 + ",\n"  # too long for a source name: that row is refused
+    )
+    item = _upload(marketer(), text)
+    csv_import.csv_import_set_mapping(
+        csv_import=item, mapping={"email": "email", "lead source": "source", "campaign": "campaign"},
+        add_missing_names=True,
+    )  # fmt: skip
+
+    totals = csv_import.csv_import_totals(csv_import=item)
+    assert (totals.create, totals.skip) == (2, 1)
+    assert not LeadSource.objects.filter(name="Trade Fair 2026").exists()  # the preview writes nothing
+
+    done = _run(item)
+
+    assert (done.created_count, done.rejected_count) == (2, 1)
+    fair = Lead.objects.get(email="fair@example.com")
+    assert (fair.source.name, fair.campaign.name) == ("Trade Fair 2026", "Spring push")
+    web = Lead.objects.get(email="web@example.com")
+    assert (web.source, web.campaign) == (webinar, fair.campaign)
+    assert LeadSource.objects.filter(name__iexact="trade fair 2026").count() == 1
+    assert not LeadSource.objects.filter(name__startswith="xxx").exists()  # the refused row's name
+    assert Campaign.objects.count() == 1
+
+
+def test_without_the_option_a_row_naming_an_unknown_source_is_refused():
+    item = _upload(marketer(), "email,lead source\nfair@example.com,Trade Fair 2026\n")
+    csv_import.csv_import_set_mapping(csv_import=item, mapping={"email": "email", "lead source": "source"})
+
+    done = _run(item)
+
+    assert done.rejected_count == 1
+    assert ImportReject.objects.get().reason.startswith("lead source: no source named 'Trade Fair 2026'")

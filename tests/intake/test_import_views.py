@@ -159,11 +159,14 @@ def test_the_mapping_page_asks_how_dates_are_written_when_the_file_cannot_tell(c
     assert refused.status_code == 400
     assert "Dates: choose one of" in refused.content.decode()
 
+    assert 'name="add_missing_names"' in html
     client.post(
-        reverse("import_mapping", args=[item.pk]), {"col_0": "email", "col_1": "created_on", "date_order": "mdy"}
+        reverse("import_mapping", args=[item.pk]),
+        {"col_0": "email", "col_1": "created_on", "date_order": "mdy", "add_missing_names": "on"},
     )
     item.refresh_from_db()
     assert item.date_order == "mdy"
+    assert item.add_missing_names
     preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
     assert "not a date" not in preview
     assert "read as 4 Mar 2025" in preview  # 03/04/2025, month first
