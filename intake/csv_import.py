@@ -309,6 +309,9 @@ class PreviewRow:
     notes: dict[int, str] = field(default_factory=dict)  # cell index -> what happens to it
 
 
+NUMBER_TARGETS = ("company_size", "annual_revenue")
+
+
 def _dates_read(
     row: list[str], columns: list[tuple[int, str]], ctx: csv_rows.RowContext
 ) -> dict[int, list[datetime.datetime]]:
@@ -416,11 +419,14 @@ def csv_import_preview(
         else:
             action = "update" if clean.email in known else "create"
             dates, notes = _dates_read(row, columns, ctx), {}
-            if clean.outcome_dated and not clean.outcome:  # an open lead's close date is a plan
-                for index, target in columns:
-                    if target == "outcome_at":
-                        dates.pop(index, None)
-                        notes[index] = "not imported: the lead stays open"
+            for index, target in columns:
+                if target == "outcome_at" and clean.outcome_dated and not clean.outcome:
+                    dates.pop(index, None)  # an open lead's close date is a plan
+                    notes[index] = "not imported: the lead stays open"
+                elif target in NUMBER_TARGETS and target in clean.fields and index < len(row):
+                    read = f"{clean.fields[target]:,}"  # 1.200 and 1,200 both: say which number it is
+                    if read != row[index].strip():
+                        notes[index] = f"read as {read}"
             result.append(PreviewRow(row_number, row, action, dates=dates, notes=notes))
             known.add(clean.email)  # the same address further down updates this row's lead
     return result

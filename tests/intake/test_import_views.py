@@ -196,3 +196,18 @@ def test_the_preview_says_an_open_leads_close_date_is_not_imported(client):
 
     assert preview.count("not imported: the lead stays open") == 1
     assert "read as 1 Jun 2025" in preview and "read as 30 Sep 2027" not in preview
+
+
+def test_the_preview_says_how_grouped_numbers_are_read(client):
+    client.force_login(marketer())
+    _upload(client, "Email;Mitarbeiter;Umsatz\na@example.com;1.200;1.234,50 €\nb@example.com;40;99\n".encode())
+    item = CsvImport.objects.get()
+    client.post(
+        reverse("import_mapping", args=[item.pk]),
+        {"col_0": "email", "col_1": "company_size", "col_2": "annual_revenue", "date_order": "ymd"},
+    )
+
+    preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
+
+    assert "read as 1,200" in preview and "read as 1,234.50" in preview
+    assert "read as 40" not in preview  # written as it is read: nothing to say
