@@ -79,3 +79,10 @@ def test_the_score_chart_runs_oldest_to_newest_on_a_0_to_100_scale():
 
     assert chart["points"] == "0.0,62.0 280.0,2.0"
     assert (chart["low"], chart["high"], chart["count"]) == (0, 100, 2)
+
+
+def test_a_lead_no_model_has_scored_yet_says_so(team, login):
+    page = login(team["me"]).get(reverse("lead_detail", args=[team["mine"].pk])).text  # made without scoring
+
+    assert "Not scored by a model yet: its next event, or a re-score, scores it." in page
+    assert "Scoring model v" not in page
