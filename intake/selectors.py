@@ -178,6 +178,27 @@ def likely_duplicates(
     return sorted(found.values(), key=lambda pair: pair[0].pk)[:limit]
 
 
+def merged_into(*, user: User, lead_id: int) -> Lead | None:
+    """The lead that a lead merged away lives on in (through later merges too), when the user
+    can see it: an old link to the merged lead can lead there."""
+    seen: set[int] = set()
+    while lead_id not in seen:
+        seen.add(lead_id)
+        survivor_id = (
+            MergeRecord.objects.filter(merged_lead_id=lead_id)
+            .order_by("-merged_at")
+            .values_list("survivor_id", flat=True)
+            .first()
+        )
+        if survivor_id is None:
+            break
+        survivor = lead_visible_to(user).filter(pk=survivor_id).first()
+        if survivor is not None:
+            return survivor
+        lead_id = survivor_id
+    return None
+
+
 def merge_records(*, user: User, limit: int = 20) -> list[MergeRecord]:
     return list(
         MergeRecord.objects.filter(survivor__in=lead_visible_to(user)).select_related("survivor", "actor")[:limit]

@@ -180,6 +180,12 @@ class CaptureResult:
     submission: FormSubmission
 
 
+def capture_form_check(*, form: CaptureForm, values: dict[str, Any]) -> None:
+    """Check a submission's fields as ``capture_form_submit`` does, writing nothing: raises its
+    ``ValidationError`` (a form refused for another reason still says what is wrong in its fields)."""
+    _clean_submission(capture_form_specs(form=form), values)
+
+
 def capture_form_submit(
     *,
     form: CaptureForm,
@@ -463,6 +469,8 @@ def lead_merge(
             "activities": Activity.objects.filter(lead=gone).update(lead=keep),
             "stage_changes": StageChange.objects.filter(lead=gone).update(lead=keep),
             "form_submissions": FormSubmission.objects.filter(lead=gone).update(lead=keep),
+            # Leads merged into the merged lead before: their records now name the survivor.
+            "earlier_merges": MergeRecord.objects.filter(survivor=gone).update(survivor=keep),
         }
         for model, path in _lead_linked_models():
             if "__" in path:

@@ -66,3 +66,10 @@ def test_healthz_reports_a_live_redis_broker(client):
 def test_healthz_needs_no_login_and_refuses_post(client):
     assert client.get("/healthz").status_code == 200
     assert client.post("/healthz").status_code == 405
+
+
+def test_the_favicon_address_leads_to_the_apps_icon(client):
+    response = client.get("/favicon.ico")
+
+    assert response.status_code == 301
+    assert response["Location"].endswith("img/favicon.svg")

@@ -1,8 +1,9 @@
-"""/healthz: is the database reachable, and the broker?"""
+"""/healthz: is the database reachable, and the broker? And /favicon.ico."""
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -41,3 +42,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
         {"status": "ok" if healthy else "unavailable", "database": database, "broker": broker},
         status=200 if healthy else 503,
     )
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    # Resolved when asked, not at import: the static files' manifest may not exist yet then.
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))

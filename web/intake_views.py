@@ -38,7 +38,7 @@ from intake import selectors as intake_selectors
 from intake import services as intake_services
 from intake.export import safe_cell
 from intake.models import CaptureForm, CsvImport
-from intake.services import capture_form_specs, capture_form_submit
+from intake.services import capture_form_check, capture_form_specs, capture_form_submit
 from leads.models import Lead, LeadSource
 from leads.selectors import LeadFilters, lead_get_for_user
 
@@ -194,11 +194,16 @@ def _capture(request: HttpRequest, slug: str, template: str) -> HttpResponse:
         return _success(request, form, as_json, template, created=False)
     problem = _token_problem(values.get(capture.TOKEN_FIELD), form)
     if problem:
+        # Say what else is wrong too, so that the second try is the last.
+        errors: dict[str, list[str]] = {}
+        try:
+            capture_form_check(form=form, values=values)
+        except ValidationError as exc:
+            errors = _error_lists(exc)
+        errors["__all__"] = [problem, *errors.get("__all__", [])]
         if as_json:
-            return _json({"detail": problem, "errors": {capture.TOKEN_FIELD: [problem]}}, status=400)
-        return _render_form(
-            request, form, template, specs, values=values, errors={"__all__": [problem]}, tracking=tracking, status=400
-        )
+            return _json({"detail": problem, "errors": {**errors, capture.TOKEN_FIELD: [problem]}}, status=400)
+        return _render_form(request, form, template, specs, values=values, errors=errors, tracking=tracking, status=400)
     try:
         result = capture_form_submit(form=form, values=values, tracking=tracking)
     except ValidationError as exc:

@@ -7,7 +7,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -146,7 +146,14 @@ def _utm_rows(lead: Lead) -> list[tuple[str, str, str]]:
 @login_required
 @require_GET
 def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
-    lead = selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
+    try:
+        lead = selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
+    except Http404:
+        survivor = intake_selectors.merged_into(user=request.user, lead_id=lead_id)
+        if survivor is None:
+            raise
+        messages.info(request, f"Lead #{lead_id} was merged into this lead.")
+        return redirect("lead_detail", lead_id=survivor.pk)
     return render(request, "leads/detail.html", _detail_context(request, lead))
 
 

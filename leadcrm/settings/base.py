@@ -224,6 +224,17 @@ API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=60)
 SPECTACULAR_SETTINGS = {
     "TITLE": "LeadCRM API",
     "VERSION": "1.0.0",
+    "DESCRIPTION": (
+        "Leads, their activities and engagement events, for integrations.\n\n"
+        "**Authentication.** Every call carries a token of a LeadCRM user: "
+        "`Authorization: Token <key>`. An administrator makes one with "
+        "`python manage.py create_api_token USERNAME`; in the docs, paste `Token <key>` into "
+        '"Authorize". A call reaches what that user may reach in the pages (a rep: their own '
+        "leads and the unassigned pool), and fields the role may not write are refused.\n\n"
+        "**Limits.** Requests are counted per token (HTTP 429 with `Retry-After` past the limit); "
+        "a body over the size cap answers 413. Lists are paged with a `cursor`: follow `next`.\n\n"
+        "**Errors** come back as JSON, field by field, as the pages show them."
+    ),
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI and Redoc come from drf-spectacular-sidecar's static files, never a CDN.

@@ -28,6 +28,9 @@ def test_the_schema_is_openapi_3_and_public(client):
         "/api/v1/leads/{lead_id}/timeline/",
         "/api/v1/reports/funnel/",
     } <= set(schema["paths"])
+    # A developer reading the docs learns how to authenticate.
+    assert "`Authorization: Token <key>`" in schema["info"]["description"]
+    assert "create_api_token USERNAME" in schema["info"]["description"]
 
 
 @pytest.mark.parametrize("path", ["/api/docs/", "/api/redoc/"])

@@ -158,6 +158,19 @@ def test_too_fast_submission_is_refused_by_the_time_trap(client):
     assert Lead.objects.count() == 0
 
 
+def test_a_too_fast_submission_also_says_what_is_wrong_in_its_fields(client):
+    response = client.post("/f/contact/", {TOKEN_FIELD: _token(seconds_ago=0.5), "email": "not-an-email"})
+
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "quicker than a person can type" in html
+    assert "Enter a valid e-mail address." in html
+    answer = _post_json(client, {TOKEN_FIELD: _token(seconds_ago=0.5), "email": "not-an-email"}).json()
+    assert answer["errors"]["email"] == ["Enter a valid e-mail address."]
+    assert TOKEN_FIELD in answer["errors"]
+    assert Lead.objects.count() == 0
+
+
 def test_missing_or_forged_token_is_refused(client):
     assert client.post("/f/contact/", {"email": "a@example.com"}).status_code == 400
     forged = signing.dumps({"t": time.time() - 60}, salt="something else")

@@ -157,3 +157,20 @@ def test_reps_cannot_merge(client):
 
     assert response.status_code == 403
     assert Lead.objects.count() == 2
+
+
+def test_an_old_link_to_a_merged_lead_leads_to_the_lead_it_was_merged_into(client):
+    user = manager()
+    first, second, third = (LeadFactory(email=f"m{i}@acme.example") for i in range(3))
+    first_id = first.pk  # a deleted instance forgets its id
+    lead_merge(survivor=second, other=first, choices={}, actor=user)
+    lead_merge(survivor=third, other=second, choices={}, actor=user)  # merged on: first lives in third
+    client.force_login(user)
+
+    response = client.get(reverse("lead_detail", args=[first_id]), follow=True)
+
+    assert response.redirect_chain == [(reverse("lead_detail", args=[third.pk]), 302)]
+    assert f"Lead #{first_id} was merged into this lead." in response.content.decode()
+    Lead.objects.filter(pk=third.pk).update(owner=rep(username="owner-rep"))
+    client.force_login(rep(username="other-rep"))  # a rep who cannot see the survivor gets the plain 404
+    assert client.get(reverse("lead_detail", args=[first_id])).status_code == 404
