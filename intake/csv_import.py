@@ -367,30 +367,10 @@ def csv_import_totals(*, csv_import: CsvImport, now: datetime.datetime | None = 
     ordered = sorted(addresses)
     for start in range(0, len(ordered), CHUNK_ROWS):
         part = ordered[start : start + CHUNK_ROWS]
-        known.update(_stored_addresses(part))
+        known.update(_known_leads(part, lock=False))
     # A new address written twice creates one lead and updates it once more, as the import counts.
     return PreviewTotals(create=len(addresses - known), update=good - len(addresses - known), skip=skip,
                          rows=counted, complete=complete)  # fmt: skip
-
-
-def _stored_addresses(addresses: list[str]) -> set[str]:
-    """Which of these (normalised) addresses belong to a lead: through the e-mail index on
-    PostgreSQL, whatever its statistics (see ``_known_leads``)."""
-    if connection.vendor != "postgresql":
-        return set(
-            Lead.objects.annotate(address=Lower("email"))
-            .filter(address__in=addresses)
-            .values_list("address", flat=True)
-        )
-    quote = connection.ops.quote_name
-    email = quote(str(Lead._meta.get_field("email").column))
-    with connection.cursor() as cursor:
-        # Only quoted names are formatted in; the addresses travel as one parameter.
-        cursor.execute(
-            f"SELECT lower({email}) FROM {quote(Lead._meta.db_table)} WHERE lower({email}) = {any_array('text[]')}",  # noqa: S608
-            [array_literal(addresses)],
-        )
-        return {address for (address,) in cursor.fetchall()}
 
 
 def csv_import_preview(
@@ -751,8 +731,9 @@ def _update_leads(changes: dict[int, csv_rows.CleanRow], now: datetime.datetime)
         cursor.execute(sql, params)
 
 
-def _known_leads(emails: list[str]) -> dict[str, tuple[int, str]]:
-    """The id and stage of the leads among these (normalised) addresses, locked for this transaction."""
+def _known_leads(emails: list[str], *, lock: bool = True) -> dict[str, tuple[int, str]]:
+    """The id and stage of the leads among these (normalised) addresses, locked for this
+    transaction unless ``lock`` is off (the preview only counts them)."""
     if not emails:
         return {}
     if connection.vendor == "postgresql":
@@ -766,16 +747,12 @@ def _known_leads(emails: list[str]) -> dict[str, tuple[int, str]]:
             # Only quoted names are formatted in; the addresses travel as one parameter.
             cursor.execute(
                 f"SELECT lower({email}), id, stage FROM {quote(Lead._meta.db_table)} "  # noqa: S608
-                f"WHERE lower({email}) = {any_array('text[]')} FOR UPDATE",
+                f"WHERE lower({email}) = {any_array('text[]')}{' FOR UPDATE' if lock else ''}",
                 [array_literal(emails)],
             )
             return {address: (lead_id, stage) for address, lead_id, stage in cursor.fetchall()}
-    found = (
-        Lead.objects.annotate(email_lower=Lower("email"))
-        .filter(email_lower__in=emails)
-        .select_for_update()
-        .values_list("email_lower", "id", "stage")
-    )
+    leads = Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails)
+    found = (leads.select_for_update() if lock else leads).values_list("email_lower", "id", "stage")
     return {address: (lead_id, stage) for address, lead_id, stage in found}
 
 
