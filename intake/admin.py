@@ -102,6 +102,7 @@ class CsvImportAdmin(ViewOnlyAdmin):
         "created_at",
         "created_count",
         "updated_count",
+        "unchanged_count",
         "rejected_count",
     ]
     list_filter = ["status"]

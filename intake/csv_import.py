@@ -591,7 +591,7 @@ def _import_chunk(
             )
         else:
             good.append((row_number, row, clean))
-    created = updated = 0
+    created = updated = unchanged = 0
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # Bulk-load settings for this chunk's transaction only: no wait for the WAL flush at
@@ -601,6 +601,7 @@ def _import_chunk(
         known = _known_leads([clean.email for _, _, clean in good])
         new_rows: dict[str, csv_rows.CleanRow] = {}
         changes: dict[int, csv_rows.CleanRow] = {}
+        rows_of_lead: dict[int, int] = {}
         outcome_rows: list[tuple[int, list[str], csv_rows.CleanRow, int]] = []
         for row_number, row, clean in good:
             found = known.get(clean.email)
@@ -613,7 +614,7 @@ def _import_chunk(
                 if change is not clean:  # the same lead again in this chunk: later cells win
                     change.fields.update(clean.fields)
                     change.attributes.update(clean.attributes)
-                updated += 1
+                rows_of_lead[lead_id] = rows_of_lead.get(lead_id, 0) + 1
             elif clean.email in new_rows:
                 # The same e-mail again in this file: later cells fill in or replace earlier ones.
                 first = new_rows[clean.email]
@@ -631,7 +632,12 @@ def _import_chunk(
                 new_rows[clean.email] = clean
         new_ids = _create_leads(csv_import, list(new_rows.values()), ctx.now)
         created += len(new_ids)
-        _update_leads(changes, ctx.now)
+        changed = _update_leads(changes, ctx.now)
+        for lead_id, count in rows_of_lead.items():
+            if lead_id in changed:
+                updated += count
+            else:
+                unchanged += count
         for row_number, row, clean, lead_id in outcome_rows:
             problem = _apply_outcome(csv_import, Lead.objects.get(pk=lead_id), clean, ctx.now)
             if problem:
@@ -643,23 +649,18 @@ def _import_chunk(
             else:
                 updated += 1
         lead_ids = {**{email: lead_id for email, (lead_id, _) in known.items()}, **new_ids}
-        events = [
-            {
-                "lead_id": lead_ids[clean.email],
-                "type": event_type,
-                "occurred_at": when,
-                "idempotency_key": f"import-{csv_import.pk}-{row_number}-{n}",
-            }
+        rows_and_events = [
+            (row_number, _past_event(lead_ids[clean.email], event_type, when))
             for row_number, _, clean in good
             if clean.email in lead_ids
-            for n, (event_type, when) in enumerate(clean.events)
+            for event_type, when in clean.events
         ]
-        for start in range(0, len(events), 1000):
-            batch = events[start : start + 1000]
+        for start in range(0, len(rows_and_events), 1000):
+            part = rows_and_events[start : start + 1000]
+            batch = [item for _, item in part]
             results = _event_log_batch(items=batch, source="import", actor=csv_import.created_by, now=ctx.now)
-            for item, result in zip(batch, results, strict=True):
+            for (row_number, item), result in zip(part, results, strict=True):
                 if isinstance(result, ValidationError):
-                    row_number = int(str(item["idempotency_key"]).split("-")[2])
                     rejects.append(
                         ImportReject(
                             csv_import=csv_import,
@@ -675,42 +676,62 @@ def _import_chunk(
             processed_rows=F("processed_rows") + len(chunk),
             created_count=F("created_count") + created,
             updated_count=F("updated_count") + updated,
+            unchanged_count=F("unchanged_count") + unchanged,
             rejected_count=F("rejected_count") + sum(1 for r in rejects if r.raw),
             updated_at=timezone.now(),
         )
 
 
-def _update_leads(changes: dict[int, csv_rows.CleanRow], now: datetime.datetime) -> None:
+def _past_event(lead_id: int, event_type: str, when: datetime.datetime) -> dict[str, Any]:
+    """A past event of an imported row, keyed by what it is (the lead, the type, the time): the
+    same file imported again, or another file naming the same event, does not log it twice."""
+    return {
+        "lead_id": lead_id,
+        "type": event_type,
+        "occurred_at": when,
+        "idempotency_key": f"import-{lead_id}-{event_type}-{when.astimezone(datetime.UTC):%Y%m%dT%H%M%S.%fZ}",
+    }
+
+
+def _update_leads(changes: dict[int, csv_rows.CleanRow], now: datetime.datetime) -> set[int]:
     """Write the cells of rows naming known leads: the columns a row gives replace, its custom
-    fields are merged in, consent to e-mail is dated when first given.
+    fields are merged in, consent to e-mail is dated when first given. Returns the ids of the
+    leads that changed: a lead the row leaves as it was is not written (nor re-scored after).
 
     On PostgreSQL one ``UPDATE ... FROM unnest(...)`` for the whole chunk: a column a row leaves
     blank goes as NULL and keeps the stored value (no cleaned cell is ever NULL), so nothing of
     the leads has to be read first. Elsewhere the leads are loaded, changed and saved in bulk.
     """
     if not changes:
-        return
+        return set()
     if connection.vendor != "postgresql":
         leads = Lead.objects.in_bulk(list(changes))
+        columns = [*UPDATABLE, "attributes", "consent_at"]
+        changed = []
         for lead_id, clean in changes.items():
-            _apply(leads[lead_id], clean, now)
-        Lead.objects.bulk_update(
-            list(leads.values()), [*UPDATABLE, "attributes", "consent_at", "updated_at"], batch_size=200
-        )
-        return
+            lead = leads[lead_id]
+            before = [getattr(lead, name) for name in columns]
+            _apply(lead, clean, now)
+            if [getattr(lead, name) for name in columns] != before:
+                changed.append(lead)
+        Lead.objects.bulk_update(changed, [*columns, "updated_at"], batch_size=200)
+        return {lead.pk for lead in changed}
     given = {name for clean in changes.values() for name in clean.fields}
     names = [name for name in UPDATABLE if name in given]
     fields = [cast(models.Field, Lead._meta.get_field(name)) for name in names]
     quote = connection.ops.quote_name
     columns = [quote(str(f.column)) for f in fields]
     assignments = [f"{c} = COALESCE(v.{c}, l.{c})" for c in columns]
+    differences = [f"COALESCE(v.{c}, l.{c}) IS DISTINCT FROM l.{c}" for c in columns]
     assignments.append(
         "attributes = CASE WHEN v.attributes IS NULL THEN l.attributes ELSE l.attributes || v.attributes END"
     )
+    differences.append("(v.attributes IS NOT NULL AND l.attributes || v.attributes IS DISTINCT FROM l.attributes)")
     if "email_opt_in" in names:
         assignments.append(
             "consent_at = CASE WHEN v.email_opt_in AND l.consent_at IS NULL THEN %s ELSE l.consent_at END"
         )
+        differences.append("(v.email_opt_in AND l.consent_at IS NULL)")
     assignments.append("updated_at = %s")
     # Through the primary key, one probe per row, whatever the size of the table (unsized_array).
     unnest = ", ".join(
@@ -725,10 +746,12 @@ def _update_leads(changes: dict[int, csv_rows.CleanRow], now: datetime.datetime)
     # Only quoted names and casts are formatted in; values travel as parameters.
     sql = (
         f"UPDATE {table} AS l SET {', '.join(assignments)} "  # noqa: S608
-        f"FROM unnest({unnest}) AS v(id, {', '.join(columns)}, attributes) WHERE l.id = v.id"
+        f"FROM unnest({unnest}) AS v(id, {', '.join(columns)}, attributes) "
+        f"WHERE l.id = v.id AND ({' OR '.join(differences)}) RETURNING l.id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+        return {lead_id for (lead_id,) in cursor.fetchall()}
 
 
 def _known_leads(emails: list[str], *, lock: bool = True) -> dict[str, tuple[int, str]]:

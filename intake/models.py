@@ -119,6 +119,9 @@ class CsvImport(TimeStampedModel):
     processed_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(
+        default=0, help_text="Rows naming a known lead that already held what they say."
+    )
     rejected_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -154,6 +154,54 @@ def test_a_repeated_new_address_logs_each_rows_past_events_once():
     assert days == ["2025-01-20", "2025-02-03", "2025-02-17"]
 
 
+def test_the_same_file_imported_again_changes_nothing_and_says_so():
+    text = (
+        "email,first name,company,employees,webinar_attended\n"
+        "ann@example.com,Ann,Acme,40,2025-01-20\n"
+        "bob@example.com,Bob,Beta,,2025-02-03;2025-02-17\n"
+    )
+    _run(_upload(marketer(), text))
+    before = {lead.email: lead.updated_at for lead in Lead.objects.all()}
+
+    again = _run(_upload(marketer(), text, name="leads-again.csv"))
+
+    assert (again.created_count, again.updated_count, again.unchanged_count, again.rejected_count) == (0, 0, 2, 0)
+    assert {lead.email: lead.updated_at for lead in Lead.objects.all()} == before  # not written at all
+    # The past events are the same events: not logged twice, so the scores do not double.
+    assert EngagementEvent.objects.count() == 3
+
+
+def test_a_file_that_changes_some_known_leads_counts_the_others_as_up_to_date():
+    LeadFactory(email="same@example.com", company="Acme", attributes={"plan": "pro"})
+    changed = LeadFactory(email="moved@example.com", company="Acme", attributes={"plan": "pro"})
+    text = "email,company\nsame@example.com,Acme\nmoved@example.com,Beta\nSAME@example.com,\n"
+
+    done = _run(_upload(marketer(), text))
+
+    assert (done.created_count, done.updated_count, done.unchanged_count) == (0, 1, 2)
+    changed.refresh_from_db()
+    assert (changed.company, changed.attributes) == ("Beta", {"plan": "pro"})
+
+
+def test_a_known_lead_whose_custom_field_or_consent_is_new_is_updated():
+    lead = LeadFactory(email="c@example.com", attributes={"plan": "pro"}, email_opt_in=False, consent_at=None)
+    done = _run(_upload(marketer(), "email,attr:plan,email opt-in\nc@example.com,pro,yes\n"))
+
+    assert (done.updated_count, done.unchanged_count) == (1, 0)
+    lead.refresh_from_db()
+    assert lead.email_opt_in is True
+    assert lead.consent_at is not None
+
+
+def test_an_event_another_file_names_again_is_not_logged_twice():
+    _run(_upload(marketer(), "email,webinar_attended\nann@example.com,2025-01-20 10:00\n"))
+
+    done = _run(_upload(marketer(), "email,company,webinar_attended\nann@example.com,Acme,2025-01-20 10:00\n"))
+
+    assert done.updated_count == 1
+    assert EngagementEvent.objects.count() == 1
+
+
 def test_outcome_for_a_known_lead_goes_through_the_lifecycle():
     lead = LeadFactory(email="k@example.com", stage_entered_at=datetime.datetime(2025, 12, 1, tzinfo=datetime.UTC))
     item = _upload(marketer(), "email,outcome,outcome_at,lost_reason\nk@example.com,lost,2026-01-02,no_budget\n")

@@ -46,7 +46,7 @@ def test_full_import_flow_in_the_browser(client, django_capture_on_commit_callba
     totals = " ".join(preview.split('id="import-totals">', 1)[1].split("</p>", 1)[0].split())
     assert totals == (
         '<span class="badge text-bg-success">1</span> will create a lead, <span class="badge text-bg-info">0</span> '
-        'will update one, <span class="badge text-bg-danger">2</span> will be skipped.'
+        'will update a known lead where it differs, <span class="badge text-bg-danger">2</span> will be skipped.'
     )
     assert "Employees: &#x27;x&#x27; is not a whole number" in preview
 
@@ -211,3 +211,24 @@ def test_the_preview_says_how_grouped_numbers_are_read(client):
 
     assert "read as 1,200" in preview and "read as 1,234.50" in preview
     assert "read as 40" not in preview  # written as it is read: nothing to say
+
+
+def test_a_file_imported_twice_says_its_rows_were_already_up_to_date(client):
+    from intake import csv_import
+
+    user = marketer()
+    client.force_login(user)
+    items = []
+    for name in ("contacts.csv", "contacts-again.csv"):
+        item = csv_import.csv_import_create(user=user, filename=name, raw=CSV)
+        csv_import.csv_import_start(csv_import=item)
+        items.append(csv_import.csv_import_run(import_id=item.pk))
+
+    first = client.get(reverse("import_progress", args=[items[0].pk])).content.decode()
+    again = client.get(reverse("import_progress", args=[items[1].pk])).content.decode()
+
+    assert "import-unchanged" not in first
+    assert "0</div>leads updated" in again
+    assert '<div class="fs-3 fw-semibold">1</div>row already up to date' in again
+    listing = client.get(reverse("import_upload")).content.decode()
+    assert "1 up to date" in listing
