@@ -38,6 +38,7 @@ from core.db import (
     unsized_array,
 )
 from intake import csv_rows
+from intake import selectors as intake_selectors
 from intake.export import unquoted_cell
 from intake.models import CsvImport, ImportReject
 from leads import services as lead_services
@@ -116,6 +117,14 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
     mapping = csv_rows.suggest_mapping(headers, _attribute_keys(), _event_types())
     # A file writes all its dates one way: any column of dates may tell the order.
     suggested_order, _ = csv_rows.date_order_evidence(_date_cells(text, headers, dict.fromkeys(headers, "created_on")))
+    # A file with the same columns as one imported before starts from the choices made then.
+    earlier = intake_selectors.csv_import_mapped_like(user=user, headers=headers)  # type: ignore[arg-type]
+    if earlier is not None:
+        remembered = _still_usable(earlier.mapping, headers)
+        if remembered is None:
+            earlier = None
+        else:
+            mapping = remembered
     with transaction.atomic():
         return CsvImport.objects.create(
             created_by=user,  # type: ignore[misc]
@@ -123,9 +132,21 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
             content=text,
             headers=headers,
             mapping=mapping,
-            date_order=suggested_order or csv_rows.YEAR_FIRST,
+            date_order=suggested_order or (earlier.date_order if earlier else csv_rows.YEAR_FIRST),
+            default_source=earlier.default_source if earlier else None,
+            add_missing_names=earlier.add_missing_names if earlier else False,
+            mapped_like=earlier,
             total_rows=total,
         )
+
+
+def _still_usable(mapping: dict[str, str], headers: list[str]) -> dict[str, str] | None:
+    """An earlier import's mapping if every column's field can still be filled (a custom field
+    or event type may have gone since), else None."""
+    remembered = {header: mapping.get(header, csv_rows.IGNORE) for header in headers}
+    if csv_rows.check_mapping(remembered, headers, _attribute_keys(), _event_types()):
+        return None
+    return remembered
 
 
 def _date_cells(text: str, headers: list[str], mapping: dict[str, str], rows: int = 1000) -> list[str]:

@@ -114,6 +114,14 @@ class CsvImport(TimeStampedModel):
     add_missing_names = models.BooleanField(
         default=False, help_text="Create the sources and campaigns the file names that do not exist yet."
     )
+    mapped_like = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The earlier import of a file with the same columns whose choices this one started from.",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)

@@ -42,6 +42,15 @@ def csv_imports_for_user(*, user: User, limit: int = 20) -> list[CsvImport]:
     return list(imports.defer("content")[:limit])
 
 
+def csv_import_mapped_like(*, user: User, headers: list[str]) -> CsvImport | None:
+    """The user's latest started import (anyone's, for a user who sees every lead) of a file
+    with these very columns: its mapping is the best guess for the next such file."""
+    imports = CsvImport.objects.filter(headers=headers).exclude(status=CsvImport.Status.UPLOADED)
+    if not sees_all_leads(user):
+        imports = imports.filter(created_by_id=user.pk)
+    return imports.defer("content").order_by("-created_at", "-id").first()
+
+
 def csv_import_get_for_user(*, user: User, import_id: Any) -> CsvImport:
     """An import its creator (or someone who sees every lead) may look at; 404 otherwise."""
     if not user.is_authenticated or not user.has_perm("intake.import_leads"):  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from intake import csv_import
 from intake.models import CsvImport, ImportReject
 from leads.models import Lead, StageChange
 from scoring.models import EngagementEvent
-from tests.factories import LeadFactory, LeadSourceFactory, marketer
+from tests.factories import LeadFactory, LeadSourceFactory, manager, marketer, rep
 
 pytestmark = pytest.mark.django_db
 
@@ -569,3 +569,63 @@ def test_without_the_option_a_row_naming_an_unknown_source_is_refused():
 
     assert done.rejected_count == 1
     assert ImportReject.objects.get().reason.startswith("lead source: no source named 'Trade Fair 2026'")
+
+
+FAIR_FILE = "Mail,Contact,Notes on visit,Where\nann@example.com,Ann Lee,liked the demo,Trade Fair\n"
+
+
+def _map_and_run(user, text, *, source=None):
+    item = _upload(user, text, name="fair-march.csv")
+    csv_import.csv_import_set_mapping(
+        csv_import=item,
+        mapping={"Mail": "email", "Contact": "full_name", "Notes on visit": "need", "Where": "source"},
+        default_source=source,
+        date_order="dmy",
+        add_missing_names=True,
+    )
+    return _run(item)
+
+
+def test_a_file_with_the_columns_of_an_earlier_import_starts_from_its_choices():
+    user = marketer()
+    fair = LeadSourceFactory(name="Fairs")
+    earlier = _map_and_run(user, FAIR_FILE, source=fair)
+
+    item = _upload(user, FAIR_FILE.replace("ann@", "bob@"), name="fair-april.csv")
+
+    assert item.mapped_like == earlier
+    assert item.mapping == {"Mail": "email", "Contact": "full_name", "Notes on visit": "need", "Where": "source"}
+    assert (item.default_source, item.date_order, item.add_missing_names) == (fair, "dmy", True)
+    # Another file, or the same columns in another order, starts from the suggestion.
+    other = _upload(user, "Where,Mail,Contact,Notes on visit\nFair,c@example.com,Cy,\n")
+    assert other.mapped_like is None
+    assert other.mapping["Notes on visit"] == ""  # ignored
+
+
+def test_only_an_import_the_user_may_see_and_that_was_started_is_remembered():
+    from django.contrib.auth.models import Permission
+
+    _map_and_run(marketer(), FAIR_FILE)
+    never_started = _upload(marketer(), FAIR_FILE)
+    importing_rep = rep()
+    importing_rep.user_permissions.add(Permission.objects.get(codename="import_leads"))
+
+    assert never_started.mapped_like is not None  # the team's earlier import, not this one
+    assert _upload(importing_rep, FAIR_FILE).mapped_like is None  # sees only their own imports
+    assert _upload(manager(), FAIR_FILE).mapped_like.filename == "fair-march.csv"
+
+
+def test_a_remembered_mapping_whose_field_has_gone_is_not_used():
+    from leads.models import CustomFieldDefinition
+
+    CustomFieldDefinition.objects.create(key="booth", label="Booth")
+    user = marketer()
+    item = _upload(user, "Email,Booth\nann@example.com,B12\n")
+    csv_import.csv_import_set_mapping(csv_import=item, mapping={"Email": "email", "Booth": "attributes.booth"})
+    _run(item)
+    CustomFieldDefinition.objects.all().delete()
+
+    again = _upload(user, "Email,Booth\nbob@example.com,C3\n")
+
+    assert again.mapped_like is None
+    assert again.mapping == {"Email": "email", "Booth": ""}

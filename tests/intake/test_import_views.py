@@ -232,3 +232,23 @@ def test_a_file_imported_twice_says_its_rows_were_already_up_to_date(client):
     assert '<div class="fs-3 fw-semibold">1</div>row already up to date' in again
     listing = client.get(reverse("import_upload")).content.decode()
     assert "1 up to date" in listing
+
+
+def test_the_mapping_page_says_which_earlier_import_it_took_its_choices_from(client):
+    from intake import csv_import
+
+    first_user, user = marketer(username="mia"), marketer()
+    earlier = csv_import.csv_import_create(user=first_user, filename="fair-march.csv", raw=CSV)
+    csv_import.csv_import_set_mapping(
+        csv_import=earlier, mapping={"Email": "email", "First Name": "first_name", "Company": "company"}
+    )
+    csv_import.csv_import_start(csv_import=earlier)
+    client.force_login(user)
+
+    _upload(client, name="fair-april.csv")
+    item = CsvImport.objects.get(filename="fair-april.csv")
+    page = client.get(reverse("import_mapping", args=[item.pk])).content.decode()
+
+    assert "This file has the same columns as" in page
+    assert "fair-march.csv</a>, imported" in page and "by mia" in page
+    assert '<option value="" selected>' in page.split('id="col_3"')[1].split("</select>")[0]  # Employees: ignored
