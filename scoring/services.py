@@ -16,16 +16,16 @@ import datetime
 import functools
 import json
 import operator
-import threading
 import time
 from collections.abc import Collection, Iterable, Iterator
+from concurrent.futures import wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Field, Model, Q
 from django.db.models.base import ModelState
 from django.db.models.functions import Lower
@@ -41,6 +41,7 @@ from core.db import (
     json_text,
     json_value,
     parallel_writes,
+    run_beside,
     unnest_params,
     unsized_array,
 )
@@ -1022,22 +1023,13 @@ def event_log_batch(
     if len(parts) == 1:
         _log_part(accepted, results, actor=actor, now=now)
         return results
-    failures: list[BaseException] = []
-    others = [
-        threading.Thread(
-            target=_log_part_in_thread, args=(part, results, failures), kwargs={"actor": actor, "now": now}
-        )
-        for part in parts[1:]
-    ]
-    for thread in others:
-        thread.start()
+    others = [run_beside(_log_part, part, results, actor=actor, now=now) for part in parts[1:]]
     try:
         _log_part(parts[0], results, actor=actor, now=now)
     finally:
-        for thread in others:
-            thread.join()
-    if failures:
-        raise failures[0]
+        wait(others)
+    for other in others:
+        other.result()  # a part that failed on its thread fails the batch
     return results
 
 
@@ -1069,8 +1061,9 @@ def _log_part(entries: list[_BatchItem], results: list[Any], *, actor: User | No
 
 
 # A batch of at least this many items, outside any transaction, is split by lead into parts
-# logged side by side, each in a transaction of its own on a connection of its own (one thread
-# per extra part): while one part's statements run in PostgreSQL, another is scored in Python.
+# logged side by side, each in a transaction of its own on a connection of its own (the extra
+# parts on side threads, see ``core.db.run_beside``): while one part's statements run in
+# PostgreSQL, another is scored in Python.
 PARALLEL_MIN_ITEMS = 200
 
 
@@ -1095,24 +1088,6 @@ def _parallel_parts(entries: list[_BatchItem], *, now: datetime.datetime) -> lis
     for entry in entries:
         parts[(entry.resolved or 0) % connections_wanted].append(entry)
     return [part for part in parts if part]
-
-
-def _log_part_in_thread(
-    entries: list[_BatchItem],
-    results: list[Any],
-    failures: list[BaseException],
-    *,
-    actor: User | None,
-    now: datetime.datetime,
-) -> None:
-    """A part of a batch on this thread's own connection, closed at the end (it would outlive
-    the request otherwise); an error goes back to the caller."""
-    try:
-        _log_part(entries, results, actor=actor, now=now)
-    except BaseException as error:  # noqa: BLE001 - raised again by the caller
-        failures.append(error)
-    finally:
-        connections.close_all()
 
 
 def _leads_for_emails(entries: list[_BatchItem], now: datetime.datetime) -> None:

@@ -81,3 +81,13 @@ def artifacts_dir() -> Path:
     path = Path(settings.BASE_DIR) / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _side_connections_closed():
+    """A test that wrote a list of events in parts leaves side threads with open connections
+    (core.db.run_beside); they are closed after it, or the test database could not be dropped."""
+    yield
+    from core.db import close_side_connections
+
+    close_side_connections()

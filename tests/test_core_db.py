@@ -146,3 +146,62 @@ def test_instances_from_rows_equal_what_the_orm_reads():
     built.first_name = "Anne"
     built.save(update_fields=["first_name"])  # a saved instance: an UPDATE, not a second lead
     assert Lead.objects.get(pk=lead.pk).first_name == "Anne"
+
+
+def _backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+def _on_every_side_thread() -> list:
+    """The backend pid of each side thread (or the error it met): one call held on each thread."""
+    import threading
+
+    from core.db import SIDE_THREADS, run_beside
+
+    everyone = threading.Barrier(SIDE_THREADS)
+
+    def call():
+        everyone.wait(timeout=10)
+        try:
+            return _backend_pid()
+        except Exception as error:  # noqa: BLE001 - a connection found gone
+            return type(error).__name__
+
+    return [future.result() for future in [run_beside(call) for _ in range(SIDE_THREADS)]]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_side_thread_keeps_its_connection_between_calls_as_a_request_thread_does(settings):
+    from core.db import SIDE_THREADS, close_side_connections
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
+    first = _on_every_side_thread()
+
+    assert len(set(first)) == SIDE_THREADS and _backend_pid() not in first  # a session of its own each
+    assert set(_on_every_side_thread()) == set(first)  # kept for the next calls
+
+    close_side_connections()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [first])
+        assert cursor.fetchone()[0] == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_side_threads_connection_goes_when_its_age_is_up_or_it_broke(settings):
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 0  # a new connection for each call
+    first = _on_every_side_thread()
+    assert not set(_on_every_side_thread()) & set(first)
+
+    settings.DATABASES["default"]["CONN_MAX_AGE"] = 60
+    kept = _on_every_side_thread()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) pid", [kept])  # a server restart
+
+    _on_every_side_thread()  # each thread's first call may meet its closed connection
+    again = _on_every_side_thread()
+
+    assert all(isinstance(pid, int) and pid not in kept for pid in again)  # new sessions, all working
