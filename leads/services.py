@@ -17,6 +17,7 @@ from core.errors import DuplicateLeadError, TransitionNotAllowed
 from leads import lifecycle
 from leads.attributes import AttributeSpec, clean_attributes
 from leads.models import Activity, Campaign, CustomFieldDefinition, Lead, LeadSource, LostReason, Stage, StageChange
+from leads.selectors import sees_all_leads
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User as UserModel
@@ -138,7 +139,9 @@ def lead_create(
 ) -> Lead:
     """Create a lead in ``raw`` (or the given stage) with its first stage-history row.
 
-    A rep who creates a lead owns it unless they name no owner and may assign any rep.
+    A rep who creates a lead owns it. Whoever sees every lead (a manager, a marketer, the user
+    of an integration) leaves it in the unassigned pool unless they name an owner, which only
+    those who may assign leads can do.
     """
     now = now or timezone.now()
     unknown = sorted(set(fields) - EDITABLE_FIELDS)
@@ -146,7 +149,13 @@ def lead_create(
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be set."))
     email = normalize_email(email)
     fields.pop("email", None)
-    if owner is None and actor is not None and actor.is_authenticated and not can_assign_any(actor):
+    if (
+        owner is None
+        and actor is not None
+        and actor.is_authenticated
+        and not can_assign_any(actor)
+        and not sees_all_leads(actor)
+    ):
         owner = actor
     if owner is not None and actor is not None and not can_assign_any(actor) and owner != actor:
         raise ValidationError({"owner": "You can only assign leads to yourself."})

@@ -267,6 +267,15 @@ def test_a_manager_creates_a_lead_for_a_rep_or_for_the_pool():
     assert (pooled.status_code, pooled.json()["owner"]) == (201, None)
 
 
+def test_a_lead_an_integration_creates_goes_to_the_pool_where_reps_see_it():
+    integration = marketer(username="website-sync")  # the role README gives an integration's user
+
+    created = token_client(integration).post(LIST, {"email": "new@example.com"}, format="json")
+
+    assert (created.status_code, created.json()["owner"]) == (201, None)
+    assert token_client(rep()).get(detail(created.json()["id"])).status_code == 200
+
+
 def test_duplicate_email_answers_409_with_the_existing_lead():
     existing = LeadFactory(email="ada@example.com", owner=None)
 
