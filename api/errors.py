@@ -2,6 +2,7 @@
 
 - a service's ``ValidationError`` -> 400 with its field errors (``{"field": ["message", ...]}``);
 - ``DuplicateLeadError`` -> 409 ``{"detail", "lead_id"}``;
+- ``IdempotencyKeyConflict`` -> 409 ``{"detail", "event_id"}``;
 - a body over ``API_MAX_BODY_BYTES`` -> 413.
 """
 
@@ -14,7 +15,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from core.errors import DuplicateLeadError
+from core.errors import DuplicateLeadError, IdempotencyKeyConflict
 
 
 class RequestTooLarge(APIException):
@@ -34,6 +35,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if isinstance(exc, DuplicateLeadError):
         return Response(
             {"detail": "A lead with this e-mail already exists.", "lead_id": exc.lead_id},
+            status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, IdempotencyKeyConflict):
+        return Response(
+            {"detail": exc.messages[0], "event_id": exc.event_id},
             status=status.HTTP_409_CONFLICT,
         )
     if isinstance(exc, DjangoValidationError):

@@ -398,3 +398,8 @@ class ErrorSerializer(serializers.Serializer):
 class DuplicateSerializer(serializers.Serializer):
     detail = serializers.CharField()
     lead_id = serializers.IntegerField()
+
+
+class KeyConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    event_id = serializers.IntegerField()

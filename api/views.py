@@ -367,6 +367,10 @@ class EventsView(ApiView):
             207: OpenApiResponse(
                 s.EventOutItemSerializer(many=True), description="A list where some items failed: see their errors."
             ),
+            409: OpenApiResponse(
+                s.KeyConflictSerializer,
+                description="The idempotency key was used before for another lead or type: event_id.",
+            ),
             **NOT_FOUND,
             **COMMON_ERRORS,
         },

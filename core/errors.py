@@ -17,3 +17,12 @@ class DuplicateLeadError(DomainError):
 
 class TransitionNotAllowed(DomainError):
     """A stage move that the lifecycle does not allow."""
+
+
+class IdempotencyKeyConflict(DomainError):
+    """An idempotency key already stored for another event (another lead or type); ``event_id``
+    names that event."""
+
+    def __init__(self, message: str, *, event_id: int) -> None:
+        super().__init__({"idempotency_key": [message]}, code="conflict")
+        self.event_id = event_id

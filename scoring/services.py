@@ -45,6 +45,7 @@ from core.db import (
     unnest_params,
     unsized_array,
 )
+from core.errors import IdempotencyKeyConflict
 from leads import lifecycle
 from leads.models import CustomFieldDefinition, Lead, StageChange
 from leads.services import lead_create, lead_update, normalize_email
@@ -661,7 +662,7 @@ def _log_one(
     if spec is None:
         # No published model yet: keep the event, score nothing.
         if _insert_event(event) is None:
-            return _duplicate(lead, source, idempotency_key)
+            return _duplicate(lead, source, idempotency_key, event_type)
         changed = _unsubscribe(lead, event_type, occurred_at)
         if changed:
             Lead.objects.filter(pk=lead.pk).update(**{name: getattr(lead, name) for name in changed})
@@ -690,7 +691,7 @@ def _log_one(
         )
     if not stored:
         _restore(lead, scored.previous)
-        return _duplicate(lead, source, idempotency_key)
+        return _duplicate(lead, source, idempotency_key, event_type)
     return EventResult(
         event=event,
         lead=lead,
@@ -870,18 +871,50 @@ def _write_event_pg(
     return True
 
 
-def _duplicate(lead: Lead, source: str, idempotency_key: str | None) -> EventResult:
+def _duplicate(lead: Lead, source: str, idempotency_key: str | None, event_type: str) -> EventResult:
     original = EngagementEvent.objects.filter(source=source, idempotency_key=idempotency_key).first()
+    if original is not None:
+        _same_event_or_refuse(original, lead.pk, event_type)
     return EventResult(event=original, lead=lead, duplicate=True)
 
 
-def _resolve_lead(*, lead: Lead | None, email: str | None, actor: User | None, now: datetime.datetime) -> int:
+def _same_event(original: EngagementEvent, lead_id: int | None, event_type: str) -> bool:
+    return original.lead_id == lead_id and _event_type_key(original.event_type_id) == event_type
+
+
+def _same_event_or_refuse(original: EngagementEvent, lead_id: int | None, event_type: str) -> None:
+    """A repeated key must name the event it was first used for: a key sent again for another
+    lead or another type is a mistake of the sender, and answering "duplicate" would silently
+    drop that event."""
+    if _same_event(original, lead_id, event_type):
+        return
+    raise IdempotencyKeyConflict(
+        f"This idempotency key was already used for event {original.pk} ({_event_type_key(original.event_type_id)} "
+        f"of lead {original.lead_id}); send a new key for a new event.",
+        event_id=original.pk,
+    )
+
+
+def _resolve_lead(
+    *,
+    lead: Lead | None,
+    email: str | None,
+    actor: User | None,
+    now: datetime.datetime,
+    key: tuple[str, str | None] = ("", None),
+    event_type: str = "",
+) -> int:
     if lead is not None:
         return lead.pk
     address = normalize_email(email or "")
     found = Lead.objects.filter(email__iexact=address).values_list("id", flat=True).first()
     if found is not None:
         return found
+    if key[1] is not None:
+        # A new address cannot own the event a key was used for: refused before making a lead.
+        original = EngagementEvent.objects.filter(source=key[0], idempotency_key=key[1]).first()
+        if original is not None:
+            _same_event_or_refuse(original, None, event_type)
     return lead_create(email=address, now=now).pk
 
 
@@ -921,7 +954,14 @@ def event_log(
         raise ValidationError(errors)
     with transaction.atomic():
         if lead_id is None or lead is not None:
-            lead_id = _resolve_lead(lead=lead, email=email, actor=actor, now=now)
+            lead_id = _resolve_lead(
+                lead=lead,
+                email=email,
+                actor=actor,
+                now=now,
+                key=(source.strip(), idempotency_key),
+                event_type=event_type,
+            )
         return _log_one(
             lead_id=lead_id,
             event_type=event_type,
@@ -957,6 +997,7 @@ class _BatchItem:
     properties: dict[str, Any]
     source: str
     idempotency_key: str | None
+    key_taken: bool = False  # names a new address under a key another event has: no lead made for it
 
 
 def event_log_batch(
@@ -1045,7 +1086,14 @@ def _log_part(entries: list[_BatchItem], results: list[Any], *, actor: User | No
                 try:
                     resolved = entry.lead_id
                     if resolved is None:
-                        resolved = _resolve_lead(lead=None, email=entry.email, actor=actor, now=now)
+                        resolved = _resolve_lead(
+                            lead=None,
+                            email=entry.email,
+                            actor=actor,
+                            now=now,
+                            key=(entry.source, entry.idempotency_key),
+                            event_type=entry.event_type,
+                        )
                     results[entry.index] = _log_one(
                         lead_id=resolved,
                         event_type=entry.event_type,
@@ -1058,6 +1106,8 @@ def _log_part(entries: list[_BatchItem], results: list[Any], *, actor: User | No
                     )
                 except Lead.DoesNotExist:
                     results[entry.index] = ValidationError({"lead_id": "No such lead."})
+                except IdempotencyKeyConflict as conflict:
+                    results[entry.index] = conflict
 
 
 # A batch of at least this many items, outside any transaction, is split by lead into parts
@@ -1077,7 +1127,7 @@ def _parallel_parts(entries: list[_BatchItem], *, now: datetime.datetime) -> lis
     if any(entry.resolved is None for entry in entries):
         # New addresses become leads first, committed, so that every part's connection sees them.
         with transaction.atomic():
-            _leads_for_emails(entries, now)
+            _leads_for_emails(entries, now, _stored_events(_keys_of(entries)))
     leads_of_key: dict[tuple[str, str], int | None] = {}
     for entry in entries:
         if entry.idempotency_key is not None:
@@ -1090,9 +1140,17 @@ def _parallel_parts(entries: list[_BatchItem], *, now: datetime.datetime) -> lis
     return [part for part in parts if part]
 
 
-def _leads_for_emails(entries: list[_BatchItem], now: datetime.datetime) -> None:
+def _keys_of(entries: list[_BatchItem]) -> set[tuple[str, str | None]]:
+    return {(entry.source, entry.idempotency_key) for entry in entries if entry.idempotency_key is not None}
+
+
+def _leads_for_emails(
+    entries: list[_BatchItem], now: datetime.datetime, stored: Collection[tuple[str, str | None]]
+) -> None:
     """Fill in the lead of each item named by e-mail: known addresses in one query, a raw lead
-    created (once per address) for the others."""
+    created (once per address) for the others. A new address under a key already taken (by a
+    ``stored`` event or an earlier item) gets no lead: the item is refused, as ``event_log``
+    refuses it before creating anything."""
     addresses = {normalize_email(entry.email or "") for entry in entries if entry.resolved is None}
     if not addresses:
         return
@@ -1104,12 +1162,19 @@ def _leads_for_emails(entries: list[_BatchItem], now: datetime.datetime) -> None
         .values_list("id", "address")
     ):
         known.setdefault(address, pk)
+    taken = set(stored)
     for entry in entries:
-        if entry.resolved is None:
+        key = (entry.source, entry.idempotency_key)
+        if entry.resolved is None and not entry.key_taken:
             address = normalize_email(entry.email or "")
             if address not in known:
+                if entry.idempotency_key is not None and key in taken:
+                    entry.key_taken = True
+                    continue
                 known[address] = lead_create(email=address, now=now).pk
             entry.resolved = known[address]
+        if entry.idempotency_key is not None:
+            taken.add(key)
 
 
 def _existing_lead_ids(candidates: Collection[Any]) -> set[int]:
@@ -1153,14 +1218,12 @@ def _stored_events(keyed: Collection[tuple[str, str | None]]) -> dict[tuple[str,
 
 def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | None, now: datetime.datetime) -> None:
     """The set-based body of ``event_log_batch`` (inside its transaction)."""
-    _leads_for_emails(entries, now)
+    # Keys stored before: those events are duplicates, answered with the original.
+    originals = _stored_events(_keys_of(entries))
+    _leads_for_emails(entries, now, originals)
     leads = _locked_leads([entry.resolved for entry in entries if entry.resolved is not None])
     any_lead = next(iter(leads.values()), None)
     spec = spec_for_version(any_lead.active_version) if any_lead is not None else None  # type: ignore[attr-defined]
-
-    # Keys stored before: those events are duplicates, answered with the original.
-    keyed = {(entry.source, entry.idempotency_key) for entry in entries if entry.idempotency_key is not None}
-    originals = _stored_events(keyed)
 
     # States: the stored one, or (first event under this version) rebuilt from the log, once.
     states: dict[int, dict[str, Any]] = {}
@@ -1183,15 +1246,23 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
     changed_leads: dict[int, Lead] = {}
     last_eval_at: dict[int, float] = {}
     fit_values: dict[int, dict[str, Any]] = {}
+    # Keys used again for another event: refused once every event of the batch has its id.
+    conflicts: list[tuple[_BatchItem, int | None]] = []
     for entry in entries:
+        key = (entry.source, entry.idempotency_key)
+        if entry.key_taken:
+            conflicts.append((entry, None))
+            continue
         found = leads.get(entry.resolved or 0)
         if found is None:  # deleted since the batch was checked
             results[entry.index] = ValidationError({"lead_id": "No such lead."})
             continue
         lead = found
         remaining[lead.pk] -= 1
-        key = (entry.source, entry.idempotency_key)
         if entry.idempotency_key is not None and key in originals:
+            if not _same_event(originals[key], lead.pk, entry.event_type):
+                conflicts.append((entry, lead.pk))
+                continue
             results[entry.index] = EventResult(
                 event=originals[key], lead=_lead_copy(lead) if remaining[lead.pk] else lead, duplicate=True
             )
@@ -1237,6 +1308,11 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
         )
 
     _insert_events(new_events)
+    for entry, lead_id in conflicts:
+        try:
+            _same_event_or_refuse(originals[(entry.source, entry.idempotency_key)], lead_id, entry.event_type)
+        except IdempotencyKeyConflict as conflict:
+            results[entry.index] = conflict
     if spec is None or not changed_leads:
         return
     # The next cooling time of each lead after its last event: what the last single call would have stored.

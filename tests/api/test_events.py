@@ -75,6 +75,62 @@ def test_a_repeated_idempotency_key_is_not_counted_twice():
     assert EngagementEvent.objects.count() == 1
 
 
+def test_a_key_used_again_for_another_lead_or_type_is_refused_not_taken_for_a_duplicate():
+    hans, karl = lead_create(email="hans@acme.example"), lead_create(email="karl@acme.example")
+    client = token_client(marketer())
+    first = client.post(URL, {"lead_id": hans.id, "type": "page_view", "idempotency_key": "k1"}, format="json")
+
+    other_lead = client.post(URL, {"lead_id": karl.id, "type": "page_view", "idempotency_key": "k1"}, format="json")
+    other_type = client.post(URL, {"lead_id": hans.id, "type": "demo_request", "idempotency_key": "k1"}, format="json")
+    in_a_list = client.post(
+        URL,
+        [
+            {"lead_id": karl.id, "type": "page_view", "idempotency_key": "k1"},
+            {"lead_id": karl.id, "type": "email_open", "idempotency_key": "k2"},
+            {"lead_id": hans.id, "type": "email_open", "idempotency_key": "k2"},
+        ],
+        format="json",
+    )
+
+    event_id = first.json()["id"]
+    message = (
+        f"This idempotency key was already used for event {event_id} (page_view of lead {hans.id}); "
+        "send a new key for a new event."
+    )
+    assert (other_lead.status_code, other_lead.json()) == (409, {"detail": message, "event_id": event_id})
+    assert other_type.status_code == 409
+    assert in_a_list.status_code == 207
+    answers = in_a_list.json()
+    assert answers[0] == {"errors": {"idempotency_key": [message]}}
+    assert answers[1]["duplicate"] is False
+    assert "idempotency_key" in answers[2]["errors"]  # k2 went to Karl's e-mail open just before
+    assert EngagementEvent.objects.filter(lead=karl).count() == 1
+    assert EngagementEvent.objects.filter(lead=hans).count() == 1
+
+
+def test_a_new_address_under_a_taken_key_is_refused_without_making_a_lead():
+    hans = lead_create(email="hans@acme.example")
+    client = token_client(marketer())
+    client.post(URL, {"lead_id": hans.id, "type": "page_view", "idempotency_key": "k1"}, format="json")
+
+    single = client.post(
+        URL, {"email": "new@acme.example", "type": "page_view", "idempotency_key": "k1"}, format="json"
+    )
+    listed = client.post(
+        URL,
+        [
+            {"email": "other@acme.example", "type": "page_view", "idempotency_key": "k1"},
+            {"email": "third@acme.example", "type": "page_view", "idempotency_key": "k3"},
+        ],
+        format="json",
+    )
+
+    assert single.status_code == 409
+    assert listed.status_code == 207
+    assert "idempotency_key" in listed.json()[0]["errors"] and listed.json()[1]["duplicate"] is False
+    assert sorted(Lead.objects.values_list("email", flat=True)) == ["hans@acme.example", "third@acme.example"]
+
+
 @pytest.mark.parametrize(
     ("body", "fields"),
     [

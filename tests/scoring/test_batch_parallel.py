@@ -8,6 +8,7 @@ import re
 import pytest
 from django.db import connection, transaction
 
+from core.errors import IdempotencyKeyConflict
 from leads.models import Lead
 from leads.services import lead_create
 from scoring import services
@@ -37,7 +38,7 @@ def _items(leads: list[Lead], prefix: str) -> list[dict]:
         }
         items.append(item)
     items[10]["type"] = "no_such_type"  # refused, the rest stored
-    items[20].update(lead_id=items[19]["lead_id"], idempotency_key=f"{prefix}-19")  # a repeat: a duplicate
+    items[20].update(lead_id=items[19]["lead_id"], type=items[19]["type"], idempotency_key=f"{prefix}-19")  # a repeat
     items[30] = {"email": f"{prefix}-new@acme.example", "type": "email_open", "idempotency_key": f"{prefix}-n"}
     return items
 
@@ -98,7 +99,7 @@ def test_a_key_naming_two_leads_keeps_the_batch_in_one_transaction(migration_dat
 
     results = services.event_log_batch(items=items, source="api", now=NOW)
 
-    assert results[6].duplicate and results[6].event.pk == results[5].event.pk
+    assert isinstance(results[6], IdempotencyKeyConflict) and results[6].event_id == results[5].event.pk
     assert _writing_transactions("k-") == 1
 
 
@@ -114,7 +115,7 @@ def test_a_key_naming_two_new_addresses_keeps_the_batch_in_one_transaction(migra
     results = services.event_log_batch(items=items, source="api", now=NOW)
 
     assert not results[7].duplicate
-    assert results[8].duplicate and results[8].event.pk == results[7].event.pk
+    assert isinstance(results[8], IdempotencyKeyConflict) and results[8].event_id == results[7].event.pk
     assert _writing_transactions("a-") == 1
 
 
