@@ -322,7 +322,7 @@ def _in_file_terms(reason: str, names: dict[str, str]) -> str:
 class PreviewRow:
     row_number: int
     cells: list[str]
-    action: str  # "create", "update" or "reject"
+    action: str  # "create", "update", "same" (a known lead that holds it already) or "reject"
     reason: str = ""
     # How the dates of the row's date columns are read (cell index -> dates), so
     # that the preview shows whether 03/04/2026 became 3 April or March 4.
@@ -356,6 +356,60 @@ class PreviewTotals:
     skip: int
     rows: int  # rows counted (all of them, or the first TOTALS_MAX_ROWS)
     complete: bool
+    same: int = 0  # rows naming a known lead that already holds what they say
+
+
+_COMPARED = [*UPDATABLE, "attributes", "consent_at", "stage"]
+
+
+def _known_values(emails: list[str]) -> dict[str, dict[str, Any]]:
+    """What the known leads among these addresses hold of what a row may change, by address:
+    their ids through the address index first, then their values by id."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(emails), CHUNK_ROWS):
+        ids = {
+            lead_id: address
+            for address, (lead_id, _) in _known_leads(emails[start : start + CHUNK_ROWS], lock=False).items()
+        }
+        for values in Lead.objects.filter(pk__in=list(ids)).values("id", *_COMPARED):
+            found[ids[values["id"]]] = values
+    return found
+
+
+def _stored_keys(keys: list[str]) -> set[str]:
+    """Which of these keys of imported past events are stored already."""
+    stored: set[str] = set()
+    if not keys:
+        return stored
+    from scoring.models import EngagementEvent
+
+    for start in range(0, len(keys), CHUNK_ROWS):
+        found = EngagementEvent.objects.filter(source="import", idempotency_key__in=keys[start : start + CHUNK_ROWS])
+        stored.update(key for key in found.values_list("idempotency_key", flat=True) if key is not None)
+    return stored
+
+
+def _new_events(rows: list[csv_rows.CleanRow], known: dict[str, dict[str, Any]]) -> set[str]:
+    """The addresses among ``known`` whose rows carry a past event not logged yet."""
+    keys: dict[str, str] = {}
+    for clean in rows:
+        lead = known.get(clean.email)
+        if lead is not None:
+            for event_type, when in clean.events:
+                keys[_past_event(lead["id"], event_type, when)["idempotency_key"]] = clean.email
+    stored = _stored_keys(list(keys))
+    return {address for key, address in keys.items() if key not in stored}
+
+
+def _changes(stored: dict[str, Any], clean: csv_rows.CleanRow) -> bool:
+    """Whether the import would change a known lead with this row (what its update compares)."""
+    if clean.outcome and clean.outcome != stored["stage"]:
+        return True
+    if any(name in clean.fields and clean.fields[name] != stored[name] for name in UPDATABLE):
+        return True
+    if clean.attributes and {**stored["attributes"], **clean.attributes} != stored["attributes"]:
+        return True
+    return bool(clean.fields.get("email_opt_in") and stored["consent_at"] is None)
 
 
 TOTALS_MAX_ROWS = 100_000
@@ -368,8 +422,8 @@ def csv_import_totals(*, csv_import: CsvImport, now: datetime.datetime | None = 
     columns = _columns(csv_import)
     reader = _rows(csv_import.content)
     next(reader, None)
-    addresses: set[str] = set()
-    good = skip = counted = 0
+    rows: list[csv_rows.CleanRow] = []
+    skip = counted = 0
     complete = True
     for row in reader:
         if not any(cell.strip() for cell in row):
@@ -382,16 +436,19 @@ def csv_import_totals(*, csv_import: CsvImport, now: datetime.datetime | None = 
         if isinstance(clean, str):
             skip += 1
         else:
-            good += 1
-            addresses.add(clean.email)
-    known: set[str] = set()
-    ordered = sorted(addresses)
-    for start in range(0, len(ordered), CHUNK_ROWS):
-        part = ordered[start : start + CHUNK_ROWS]
-        known.update(_known_leads(part, lock=False))
+            rows.append(clean)
+    addresses = {clean.email for clean in rows}
+    known = _known_values(sorted(addresses))
+    with_new_events = _new_events(rows, known)
+    same = sum(
+        1
+        for clean in rows
+        if clean.email in known and clean.email not in with_new_events and not _changes(known[clean.email], clean)
+    )
+    new = len(addresses - set(known))
     # A new address written twice creates one lead and updates it once more, as the import counts.
-    return PreviewTotals(create=len(addresses - known), update=good - len(addresses - known), skip=skip,
-                         rows=counted, complete=complete)  # fmt: skip
+    return PreviewTotals(create=new, update=len(rows) - new - same, skip=skip, rows=counted, complete=complete,
+                         same=same)  # fmt: skip
 
 
 def csv_import_preview(
@@ -409,8 +466,10 @@ def csv_import_preview(
         preview.append((row_number, row, csv_rows.clean_row(_cells(row, columns), ctx)))  # type: ignore[arg-type]
         if len(preview) >= limit:
             break
-    emails = [clean.email for _, _, clean in preview if isinstance(clean, csv_rows.CleanRow)]
-    known = set(Lead.objects.filter(email__in=emails).values_list("email", flat=True))
+    good = [clean for _, _, clean in preview if isinstance(clean, csv_rows.CleanRow)]
+    stored = _known_values(sorted({clean.email for clean in good}))
+    with_new_events = _new_events(good, stored)
+    known = set(stored)
     result = []
     names = _column_names(csv_import)
     for row_number, row, clean in preview:
@@ -419,6 +478,12 @@ def csv_import_preview(
             result.append(PreviewRow(row_number, row, "reject", reason, dates=_dates_read(row, columns, ctx)))
         else:
             action = "update" if clean.email in known else "create"
+            if (
+                clean.email in stored
+                and clean.email not in with_new_events
+                and not _changes(stored[clean.email], clean)
+            ):
+                action = "same"
             dates, notes = _dates_read(row, columns, ctx), {}
             for index, target in columns:
                 if target == "outcome_at" and clean.outcome_dated and not clean.outcome:
@@ -654,11 +719,6 @@ def _import_chunk(
         new_ids = _create_leads(csv_import, list(new_rows.values()), ctx.now)
         created += len(new_ids)
         changed = _update_leads(changes, ctx.now)
-        for lead_id, count in rows_of_lead.items():
-            if lead_id in changed:
-                updated += count
-            else:
-                unchanged += count
         for row_number, row, clean, lead_id in outcome_rows:
             problem = _apply_outcome(csv_import, Lead.objects.get(pk=lead_id), clean, ctx.now)
             if problem:
@@ -681,6 +741,8 @@ def _import_chunk(
             batch = [item for _, item in part]
             results = _event_log_batch(items=batch, source="import", actor=csv_import.created_by, now=ctx.now)
             for (row_number, item), result in zip(part, results, strict=True):
+                if not isinstance(result, ValidationError) and not result.duplicate:
+                    changed.add(item["lead_id"])  # a past event not logged before is news for the lead
                 if isinstance(result, ValidationError):
                     rejects.append(
                         ImportReject(
@@ -691,6 +753,11 @@ def _import_chunk(
                             raw="",
                         )
                     )
+        for lead_id, count in rows_of_lead.items():
+            if lead_id in changed:
+                updated += count
+            else:
+                unchanged += count
         ImportReject.objects.bulk_create(rejects)
         # Added to what is stored: chunks of other streams count at the same time.
         CsvImport.objects.filter(pk=csv_import.pk).update(

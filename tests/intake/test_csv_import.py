@@ -162,8 +162,12 @@ def test_the_same_file_imported_again_changes_nothing_and_says_so():
     )
     _run(_upload(marketer(), text))
     before = {lead.email: lead.updated_at for lead in Lead.objects.all()}
+    upload = _upload(marketer(), text, name="leads-again.csv")
+    totals = csv_import.csv_import_totals(csv_import=upload)
+    assert (totals.create, totals.update, totals.same, totals.skip) == (0, 0, 2, 0)
+    assert [row.action for row in csv_import.csv_import_preview(csv_import=upload)] == ["same", "same"]
 
-    again = _run(_upload(marketer(), text, name="leads-again.csv"))
+    again = _run(upload)
 
     assert (again.created_count, again.updated_count, again.unchanged_count, again.rejected_count) == (0, 0, 2, 0)
     assert {lead.email: lead.updated_at for lead in Lead.objects.all()} == before  # not written at all
@@ -176,11 +180,27 @@ def test_a_file_that_changes_some_known_leads_counts_the_others_as_up_to_date():
     changed = LeadFactory(email="moved@example.com", company="Acme", attributes={"plan": "pro"})
     text = "email,company\nsame@example.com,Acme\nmoved@example.com,Beta\nSAME@example.com,\n"
 
-    done = _run(_upload(marketer(), text))
+    upload = _upload(marketer(), text)
+    totals = csv_import.csv_import_totals(csv_import=upload)
+    done = _run(upload)
 
+    assert (totals.update, totals.same) == (1, 2)
     assert (done.created_count, done.updated_count, done.unchanged_count) == (0, 1, 2)
     changed.refresh_from_db()
     assert (changed.company, changed.attributes) == ("Beta", {"plan": "pro"})
+
+
+def test_a_row_that_changes_no_field_but_brings_a_new_past_event_updates_its_lead():
+    _run(_upload(marketer(), "email,company,webinar_attended\nann@example.com,Acme,2025-01-20\n"))
+    text = "email,company,webinar_attended\nann@example.com,Acme,2025-01-20;2025-03-02\n"
+    upload = _upload(marketer(), text)
+
+    totals = csv_import.csv_import_totals(csv_import=upload)
+    done = _run(upload)
+
+    assert (totals.update, totals.same) == (1, 0)
+    assert (done.updated_count, done.unchanged_count) == (1, 0)
+    assert EngagementEvent.objects.count() == 2
 
 
 def test_a_known_lead_whose_custom_field_or_consent_is_new_is_updated():
@@ -274,8 +294,12 @@ def test_an_import_runs_once():
 
 
 def test_preview_says_what_each_row_will_do():
-    LeadFactory(email="known@example.com")
-    item = _upload(marketer(), "email\nknown@example.com\nnew@example.com\nbroken\nNEW@example.com\n")
+    LeadFactory(email="known@example.com", company="Old")
+    LeadFactory(email="same@example.com", company="Acme")
+    item = _upload(
+        marketer(),
+        "email,company\nknown@example.com,New\nnew@example.com,\nbroken,\nNEW@example.com,\nsame@example.com,Acme\n",
+    )
 
     preview = csv_import.csv_import_preview(csv_import=item, now=timezone.now())
 
@@ -284,8 +308,9 @@ def test_preview_says_what_each_row_will_do():
         (3, "create", ""),
         (4, "reject", "email: 'broken' is not a valid e-mail address"),
         (5, "update", ""),
+        (6, "same", ""),
     ]
-    assert Lead.objects.count() == 1
+    assert Lead.objects.count() == 2
 
 
 def test_start_enqueues_the_task_after_commit(django_capture_on_commit_callbacks):

@@ -46,7 +46,7 @@ def test_full_import_flow_in_the_browser(client, django_capture_on_commit_callba
     totals = " ".join(preview.split('id="import-totals">', 1)[1].split("</p>", 1)[0].split())
     assert totals == (
         '<span class="badge text-bg-success">1</span> will create a lead, <span class="badge text-bg-info">0</span> '
-        'will update a known lead where it differs, <span class="badge text-bg-danger">2</span> will be skipped.'
+        'will update a known lead, <span class="badge text-bg-danger">2</span> will be skipped.'
     )
     assert "Employees: &#x27;x&#x27; is not a whole number" in preview
 
