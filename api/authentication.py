@@ -13,8 +13,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
-from rest_framework.authentication import TokenAuthentication
+from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed
 
 from api import cache, throttles
 
@@ -33,6 +34,10 @@ class CachedTokenAuthentication(TokenAuthentication):
 
     def authenticate(self, request: Any) -> tuple[Any, Token] | None:
         self.request = request
+        given = get_authorization_header(request).split()
+        if given and given[0].lower() != self.keyword.lower().encode():
+            # "Bearer <key>" would otherwise pass for no credentials at all.
+            raise AuthenticationFailed(f'Send the token as "Authorization: {self.keyword} <key>".')
         return super().authenticate(request)
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:

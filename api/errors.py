@@ -8,6 +8,7 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
@@ -20,8 +21,19 @@ from core.errors import DuplicateLeadError, IdempotencyKeyConflict
 
 class RequestTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large."
     default_code = "request_too_large"
+
+    def __init__(self) -> None:
+        limit = settings.API_MAX_BODY_BYTES
+        size = f"{limit / (1024 * 1024):g} MiB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+        super().__init__(f"The request body is too large: at most {size}.")
+
+
+class BadRequest(APIException):
+    """A body of the wrong shape as a whole (not field by field): 400 ``{"detail": "..."}``."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid"
 
 
 def field_errors(error: DjangoValidationError) -> dict[str, list[str]]:

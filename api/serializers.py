@@ -94,6 +94,13 @@ class YesNoField(_JsonTyped, serializers.BooleanField):
 class NameField(serializers.SlugRelatedField):
     """A related record by name; null clears it. An empty string is refused (DRF reads it as null)."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        queryset = kwargs.get("queryset")
+        if queryset is not None:
+            kind = queryset.model._meta.verbose_name
+            self.error_messages["does_not_exist"] = f"There is no {kind} named “{{value}}”."
+
     def run_validation(self, data: Any = serializers.empty) -> Any:
         if data == "":
             raise serializers.ValidationError("Give a name, or null for none.")

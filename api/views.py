@@ -14,7 +14,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound, ValidationError
@@ -24,11 +30,12 @@ from rest_framework.views import APIView
 
 from api import serializers as s
 from api.authentication import CachedTokenAuthentication
-from api.errors import RequestTooLarge, field_errors
+from api.errors import BadRequest, RequestTooLarge, field_errors
 from api.events import MAX_BATCH, parse_event
 from api.permissions import LEAD_PERMISSIONS, RolePermissions
 from api.timeline import lead_timeline_json
 from core.pagination import keyset_page
+from core.text import is_whole_number
 from leads import selectors as lead_selectors
 from leads import services as lead_services
 from leads.models import Lead, LeadSource
@@ -99,7 +106,7 @@ def refuse_unwritable(request: Request, writable: set[str]) -> None:
     """400 for a body that is not an object or names fields the user may not write."""
     data = request.data
     if not isinstance(data, dict):
-        raise ValidationError({"detail": ["Send a JSON object."]})
+        raise BadRequest("Send a JSON object.")
     refused = {}
     for key in data:
         if key in writable:
@@ -148,13 +155,13 @@ class LeadListView(ApiView):
                 leads = leads.filter(owner_id=request.user.pk)
             elif owner == "none":
                 leads = leads.filter(owner__isnull=True)
-            elif owner.isdigit() and len(owner) <= 18:
+            elif is_whole_number(owner) and len(owner) <= 18:
                 leads = leads.filter(owner_id=int(owner))
             else:
                 leads = leads.filter(owner__username=owner)
         source = query.get("source")
         if source is not None:
-            if source.isdigit() and len(source) <= 18:
+            if is_whole_number(source) and len(source) <= 18:
                 leads = leads.filter(source_id=int(source))
             else:
                 leads = leads.filter(source__in=LeadSource.objects.filter(name=source))
@@ -375,6 +382,31 @@ class EventsView(ApiView):
             **COMMON_ERRORS,
         },
         summary="Log one event (an object) or up to 1,000 (a list, answered in the same order)",
+        examples=[
+            OpenApiExample(
+                "One event for a lead",
+                value={
+                    "lead_id": 1,
+                    "type": "pricing_page_view",
+                    "properties": {"url": "/pricing"},
+                    "idempotency_key": "web-7f3a91",
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "One event by e-mail (an unknown address becomes a new lead)",
+                value={"email": "ada@example.com", "type": "demo_request", "occurred_at": "2026-11-20T14:05:00Z"},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "A list",
+                value=[
+                    {"lead_id": 1, "type": "email_open", "idempotency_key": "mail-1-open"},
+                    {"lead_id": 1, "type": "email_click", "idempotency_key": "mail-1-click"},
+                ],
+                request_only=True,
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
         if isinstance(request.data, list):
@@ -412,9 +444,9 @@ class EventsView(ApiView):
 
     def _post_many(self, request: Request, raw_items: list[Any]) -> Response:
         if not raw_items:
-            raise ValidationError({"detail": ["Send at least one event."]})
+            raise BadRequest("Send at least one event.")
         if len(raw_items) > MAX_BATCH:
-            raise ValidationError({"detail": [f"Send at most {MAX_BATCH:,} events at once."]})
+            raise BadRequest(f"Send at most {MAX_BATCH:,} events at once.")
         answers: list[dict[str, Any] | None] = [None] * len(raw_items)
         valid: list[tuple[int, dict[str, Any]]] = []
         for index, raw in enumerate(raw_items):

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+from core.text import is_whole_number
 from intake.export import unquoted_cell
 from leads.attributes import AttributeSpec, clean_attributes
 from leads.timezones import time_zone_names
@@ -372,7 +373,7 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
                 row.fields[target] = text
         elif target == "company_size":
             cleaned = _GROUPED.sub("", text) if _GROUPED_WHOLE.fullmatch(text) else text
-            if not cleaned.isdigit():
+            if not is_whole_number(cleaned):
                 errors.append(f"company_size: '{text[:40]}' is not a whole number")
             else:
                 row.fields[target] = int(cleaned)

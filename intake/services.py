@@ -21,6 +21,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from core.errors import DuplicateLeadError
+from core.text import is_whole_number
 from intake import capture
 from intake.models import CaptureForm, FormSubmission, ImportReject, MergeRecord, WebhookDelivery
 from leads import roles
@@ -127,7 +128,7 @@ def _clean_submission(specs: list[capture.FieldSpec], values: dict[str, Any]) ->
                 errors[spec.key] = "Enter a valid e-mail address."
                 continue
         if spec.key == "company_size":
-            if not text.isdigit():
+            if not is_whole_number(text):
                 errors[spec.key] = "Enter a whole number."
                 continue
             fields[spec.key] = int(text)

@@ -15,6 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from core.pagination import KeysetPage, keyset_page
+from core.text import is_whole_number
 from leads.models import Activity, Lead, LeadQuerySet, Stage, StageChange, Temperature
 
 User = AbstractBaseUser | AnonymousUser
@@ -88,9 +89,9 @@ def lead_filter(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
         leads = leads.filter(owner_id=user.pk)
     elif filters.owner == "none":
         leads = leads.filter(owner__isnull=True)
-    elif filters.owner.isdigit():
+    elif is_whole_number(filters.owner):
         leads = leads.filter(owner_id=int(filters.owner))
-    if filters.source.isdigit():
+    if is_whole_number(filters.source):
         leads = leads.filter(source_id=int(filters.source))
     if filters.min_score is not None:
         leads = leads.filter(score__gte=filters.min_score)

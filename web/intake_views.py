@@ -33,6 +33,7 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 
+from core.text import is_whole_number
 from intake import capture, csv_import, csv_rows
 from intake import selectors as intake_selectors
 from intake import services as intake_services
@@ -310,7 +311,7 @@ def import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
     if request.method == "POST":
         mapping = {header: request.POST.get(f"col_{index}", "") for index, header in enumerate(item.headers)}
         source_id = request.POST.get("default_source") or ""
-        source = LeadSource.objects.filter(pk=int(source_id)).first() if source_id.isdigit() else None
+        source = LeadSource.objects.filter(pk=int(source_id)).first() if is_whole_number(source_id) else None
         try:
             csv_import.csv_import_set_mapping(
                 csv_import=item,
@@ -436,7 +437,7 @@ def _filters_from(query: QueryDict) -> LeadFilters:
         temperature=query.get("temperature", ""),
         owner=query.get("owner", ""),
         source=query.get("source", ""),
-        min_score=int(min_score) if min_score.isdigit() else None,
+        min_score=int(min_score) if is_whole_number(min_score) else None,
         sort=query.get("sort", "score"),
     )
 

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.middleware import HtmxDetails
 
 from core.errors import DuplicateLeadError
+from core.text import is_whole_number
 from intake import selectors as intake_selectors
 from leads import lifecycle, selectors, services
 from leads.models import Activity, CustomFieldDefinition, Lead, Stage
@@ -221,7 +222,7 @@ def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
     if choice == "me":
         owner = cast(AbstractBaseUser, request.user)
     elif choice:
-        owner = get_user_model().objects.filter(pk=int(choice)).first() if choice.isdigit() else None
+        owner = get_user_model().objects.filter(pk=int(choice)).first() if is_whole_number(choice) else None
         if owner is None:
             messages.error(request, "Choose someone to assign the lead to.")
             return redirect("lead_detail", lead_id=lead.pk)

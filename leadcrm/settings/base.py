@@ -236,6 +236,8 @@ SPECTACULAR_SETTINGS = {
         "**Errors** come back as JSON, field by field, as the pages show them."
     ),
     "SERVE_INCLUDE_SCHEMA": False,
+    # Only the token in the docs' "Authorize" dialog: integrations cannot use a session cookie.
+    "AUTHENTICATION_WHITELIST": ["api.authentication.CachedTokenAuthentication"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI and Redoc come from drf-spectacular-sidecar's static files, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -32,6 +32,25 @@ def test_missing_or_bad_token_answers_401(header):
     assert Lead.objects.count() == 1
 
 
+def test_a_token_sent_with_another_scheme_is_told_how_to_send_it():
+    user = marketer()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
+
+    response = client.get(LIST)
+
+    assert (response.status_code, response.json()) == (
+        401,
+        {"detail": 'Send the token as "Authorization: Token <key>".'},
+    )
+
+
+def test_an_unknown_source_is_named_in_plain_words():
+    response = token_client(marketer()).post(LIST, {"email": "a@example.com", "source": "Nope"}, format="json")
+
+    assert (response.status_code, response.json()) == (400, {"source": ["There is no lead source named “Nope”."]})
+
+
 def test_a_token_of_an_inactive_user_answers_401():
     user = rep()
     client = token_client(user)
@@ -63,7 +82,7 @@ def test_an_oversized_body_answers_413_and_writes_nothing():
     response = token_client(rep()).generic("POST", LIST, body, content_type="application/json")
 
     assert response.status_code == 413
-    assert response.json() == {"detail": "The request body is too large."}
+    assert response.json() == {"detail": "The request body is too large: at most 1,000 bytes."}
     assert Lead.objects.count() == 0
 
 

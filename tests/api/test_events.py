@@ -211,7 +211,7 @@ def test_a_list_of_1000_is_accepted_and_1001_refused():
     batch = [{"lead_id": lead.id, "type": "page_view", "idempotency_key": f"k{i}"} for i in range(1001)]
 
     refused = client.post(URL, batch, format="json")
-    assert (refused.status_code, refused.json()) == (400, {"detail": ["Send at most 1,000 events at once."]})
+    assert (refused.status_code, refused.json()) == (400, {"detail": "Send at most 1,000 events at once."})
     assert EngagementEvent.objects.count() == 0
 
     accepted = client.post(URL, batch[:1000], format="json")
@@ -223,7 +223,7 @@ def test_a_list_of_1000_is_accepted_and_1001_refused():
 def test_an_empty_list_answers_400():
     response = token_client(marketer()).post(URL, [], format="json")
 
-    assert (response.status_code, response.json()) == (400, {"detail": ["Send at least one event."]})
+    assert (response.status_code, response.json()) == (400, {"detail": "Send at least one event."})
 
 
 def test_a_rep_cannot_post_events_for_another_reps_lead():

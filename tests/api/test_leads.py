@@ -375,7 +375,7 @@ def test_unknown_fields_and_non_objects_are_refused():
     listed = client.post(LIST, [{"email": "a@example.com"}], format="json")
 
     assert (unknown.status_code, unknown.json()) == (400, {"shoe_size": ["Unknown field."]})
-    assert (listed.status_code, listed.json()) == (400, {"detail": ["Send a JSON object."]})
+    assert (listed.status_code, listed.json()) == (400, {"detail": "Send a JSON object."})
     assert Lead.objects.count() == 0
 
 
@@ -506,3 +506,12 @@ def test_a_score_cursor_does_not_fit_a_date_ordering():
     response = client.get(LIST, {"ordering": "-created_at", "cursor": cursor})
 
     assert (response.status_code, list(response.json())) == (400, ["cursor"])
+
+
+@pytest.mark.parametrize("value", ["³", "99999999999999999999"])
+def test_an_owner_or_source_filter_that_is_no_plain_number_answers_an_empty_page(value):
+    LeadFactory()
+
+    response = token_client(manager()).get(LIST, {"owner": value, "source": value})
+
+    assert (response.status_code, response.json()["results"]) == (200, [])

@@ -83,4 +83,7 @@ def test_fuzzed_requests_get_no_server_error_and_answers_that_match_the_schema(c
     if case.operation.label == "POST /api/v1/events/" and isinstance(case.body, list):
         # The contract answers a list with bad items 207, each bad item with its errors, not 4xx.
         excluded.append(schemathesis.checks.negative_data_rejection)
+    if "Authorization" not in (case.headers or {}):
+        # A case made invalid by leaving out the token header: the call below sends a valid one.
+        excluded.append(schemathesis.checks.negative_data_rejection)
     case.call_and_validate(headers={"Authorization": f"Token {manager_token}"}, excluded_checks=excluded)

@@ -187,6 +187,16 @@ def test_a_tampered_filter_is_dropped_and_the_others_still_apply(team, login):
     assert names(response) == ["Pool Lead"]
 
 
+@pytest.mark.parametrize("number", ["³", "٣", "99999999999999999999999"])
+def test_an_owner_or_source_that_is_no_plain_number_is_no_server_error(team, login, number):
+    client = login(team["manager"])
+
+    listed = client.get(reverse("lead_list"), {"owner": number, "source": number})
+    exported = client.get(reverse("lead_export_csv"), {"owner": number, "source": number})
+
+    assert listed.status_code == 200 and exported.status_code == 200
+
+
 def test_export_link_carries_the_current_filters(team, login):
     body = login(team["manager"]).get(reverse("lead_list"), {"q": "pool", "stage": "raw"}).content.decode()
 
