@@ -331,12 +331,13 @@ class TimelineQuerySerializer(serializers.Serializer):
 class EventInSerializer(serializers.Serializer):
     """One engagement event. Give ``lead_id`` or ``email`` (an unknown e-mail creates a raw lead)."""
 
-    lead_id = serializers.IntegerField(required=False, min_value=1)
-    email = serializers.EmailField(required=False, max_length=254)
+    # null is the same as leaving a field out (api.events.parse_event reads them so)
+    lead_id = serializers.IntegerField(required=False, min_value=1, allow_null=True)
+    email = serializers.EmailField(required=False, max_length=254, allow_null=True)
     type = serializers.CharField(max_length=50)
-    occurred_at = serializers.DateTimeField(required=False)
-    properties = JsonObjectField(required=False)
-    idempotency_key = serializers.CharField(required=False, max_length=200)
+    occurred_at = serializers.DateTimeField(required=False, allow_null=True)
+    properties = JsonObjectField(required=False, allow_null=True)
+    idempotency_key = serializers.CharField(required=False, max_length=200, allow_null=True)
 
 
 class EventOutSerializer(serializers.Serializer):
