@@ -226,11 +226,33 @@ def _plain(value: Any) -> Any:
 
 
 def _rows_of(queryset: QuerySet, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    return [
-        {key: _plain(value) for key, value in model_to_dict(obj).items() if key not in exclude}
-        | {"created_at": _plain(getattr(obj, "created_at", None))}
-        for obj in queryset
-    ]
+    """Every stored column of each row, as a person reads it: a linked record by its name (the
+    event type's label, the user's username), not its id; the lead itself left out."""
+    fields = [f for f in queryset.model._meta.concrete_fields if f.name not in exclude]
+    linked = [f.name for f in fields if f.is_relation and f.related_model is not Lead]
+    rows = []
+    for obj in queryset.select_related(*linked):
+        row: dict[str, Any] = {}
+        for f in fields:
+            if f.is_relation:
+                if f.related_model is Lead:
+                    continue
+                related = getattr(obj, f.name)
+                row[f.name] = _readable(related)
+            else:
+                row[f.name] = _plain(getattr(obj, f.attname))
+        rows.append(row)
+    return rows
+
+
+def _readable(related: Any) -> Any:
+    if related is None:
+        return None
+    if isinstance(related, AbstractBaseUser):
+        return related.get_username()
+    if related._meta.model_name == "engagementevent":  # listed under its own key: named by id
+        return related.pk
+    return str(related)
 
 
 def lead_data_export(*, user: User, lead_id: Any) -> dict[str, Any]:

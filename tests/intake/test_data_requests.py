@@ -82,12 +82,23 @@ def test_export_contains_everything_about_the_lead(client):
     assert [c["to_stage"] for c in data["stage_changes"]] == []  # factory leads carry no history
     assert [e["properties"] for e in data["scoring.engagementevent"]] == [{"to": EMAIL}]
     assert len(data["form_submissions"]) == 1
+    # As a person reads it: linked records by name, and every row's own times.
+    event = data["scoring.engagementevent"][0]
+    assert isinstance(event["event_type"], str) and not event["event_type"].isdigit()
+    assert event["occurred_at"] and "created_at" not in event
+    assert data["activities"][0]["created_at"] is not None
+    assert isinstance(data["form_submissions"][0]["form"], str)
+
+    page = client.get(reverse("lead_detail", args=[lead.pk])).content.decode()
+    assert reverse("lead_data_json", args=[lead.pk]) in page
 
 
 def test_export_respects_reach_and_permission(client):
-    lead = LeadFactory(owner=rep())
-    client.force_login(rep())
+    owner = rep()
+    lead = LeadFactory(owner=owner)
+    client.force_login(owner)
     assert client.get(reverse("lead_data_json", args=[lead.pk])).status_code == 403
+    assert 'id="data-requests"' not in client.get(reverse("lead_detail", args=[lead.pk])).content.decode()
     client.force_login(marketer())
     assert client.get(reverse("lead_data_json", args=[lead.pk])).status_code == 200
     assert client.get(reverse("lead_data_json", args=[999999])).status_code == 404
