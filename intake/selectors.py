@@ -1,5 +1,6 @@
 """Reads of the intake app, with the same visibility rules as the lead pages."""
 
+import datetime
 import functools
 import operator
 import re
@@ -9,27 +10,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.forms.models import model_to_dict
 from django.http import Http404
+from django.utils import timezone
 
 from intake.export import safe_cell
 from intake.models import CsvImport, FormSubmission, MergeRecord
-from leads.models import Lead
-from leads.selectors import LeadFilters, lead_filter, lead_visible_to, sees_all_leads
+from leads.models import CustomFieldDefinition, Lead
+from leads.selectors import SORTS, LeadFilters, lead_filter, lead_visible_to, sees_all_leads
 
 User = AbstractBaseUser | AnonymousUser
 
 EXPORT_COLUMNS = [
     ("id", "id"), ("email", "email"), ("first_name", "first_name"), ("last_name", "last_name"),
     ("company", "company"), ("title", "title"), ("phone", "phone"), ("website", "website"),
-    ("company_size", "company_size"), ("industry", "industry"), ("country", "country"), ("city", "city"),
-    ("stage", "stage"), ("temperature", "temperature"), ("score", "score"), ("fit_score", "fit_score"),
-    ("engagement_score", "engagement_score"), ("source", "source__name"), ("campaign", "campaign__name"),
-    ("owner", "owner__username"), ("email_opt_in", "email_opt_in"), ("unsubscribed", "unsubscribed"),
-    ("do_not_call", "do_not_call"), ("created_at", "created_at"), ("stage_entered_at", "stage_entered_at"),
+    ("company_size", "company_size"), ("annual_revenue", "annual_revenue"), ("industry", "industry"),
+    ("country", "country"), ("city", "city"), ("timezone", "timezone"),
+    ("stage", "stage"), ("lost_reason", "lost_reason"), ("temperature", "temperature"), ("score", "score"),
+    ("fit_score", "fit_score"), ("engagement_score", "engagement_score"), ("source", "source__name"),
+    ("campaign", "campaign__name"), ("owner", "owner__username"), ("email_opt_in", "email_opt_in"),
+    ("unsubscribed", "unsubscribed"), ("do_not_call", "do_not_call"),
+    ("budget", "budget"), ("authority", "authority"), ("need", "need"), ("timeline", "timeline"),
+    ("created_at", "created_at"), ("stage_entered_at", "stage_entered_at"),
     ("last_engaged_at", "last_engaged_at"), ("first_touched_at", "first_touched_at"),
 ]  # fmt: skip
+EXPORT_UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")
 
 
 # --- imports -------------------------------------------------------------------------------
@@ -68,12 +74,34 @@ def csv_import_get_for_user(*, user: User, import_id: Any) -> CsvImport:
 
 
 def lead_export_rows(*, user: User, filters: LeadFilters) -> Iterator[list[str]]:
-    """The user's filtered leads as CSV rows (header first), formula cells neutralised; streams."""
-    yield [name for name, _ in EXPORT_COLUMNS]
+    """The user's filtered leads as CSV rows (header first), in the list's order, formula cells
+    neutralised; streams. Times are local ("2026-06-03 14:05:11", which spreadsheets read as a
+    date and time); each custom field and the first and last touch's UTM source, medium and
+    campaign get a column of their own."""
+    attribute_keys = list(CustomFieldDefinition.objects.order_by("key").values_list("key", flat=True))
+    utm = [(touch, key) for touch in ("first_touch", "last_touch") for key in EXPORT_UTM_KEYS]
+    yield [name for name, _ in EXPORT_COLUMNS] + attribute_keys + [f"{touch}_{key}" for touch, key in utm]
     paths = [path for _, path in EXPORT_COLUMNS]
-    leads = lead_filter(user=user, filters=filters).order_by("id").values_list(*paths)
-    for values in leads.iterator(chunk_size=2000):
-        yield [safe_cell(v.isoformat() if hasattr(v, "isoformat") else v) for v in values]
+    field, _ = SORTS.get(filters.sort, SORTS["score"])
+    leads = (
+        lead_filter(user=user, filters=filters)
+        .order_by(F(field).desc(nulls_last=True), "-id")
+        .values_list(*paths, "attributes", "first_touch_utm", "last_touch_utm")
+    )
+    for *values, attributes, first_touch, last_touch in leads.iterator(chunk_size=2000):
+        touches = {"first_touch": first_touch or {}, "last_touch": last_touch or {}}
+        cells = [_cell(value) for value in values]
+        cells += [_cell((attributes or {}).get(key)) for key in attribute_keys]
+        cells += [_cell(touches[touch].get(key)) for touch, key in utm]
+        yield [safe_cell(cell) for cell in cells]
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime.datetime):
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
 
 
 # --- duplicates ----------------------------------------------------------------------------

@@ -77,3 +77,34 @@ def test_export_query_count_does_not_grow(client, django_assert_max_num_queries)
     with django_assert_max_num_queries(8):
         rows = _rows(client.get(reverse("lead_export_csv")))
     assert len(rows) == 31
+
+
+def test_export_follows_the_lists_order_and_carries_what_a_spreadsheet_needs(client, settings):
+    import datetime
+
+    from leads.models import CustomFieldDefinition
+
+    settings.TIME_ZONE = "Europe/Berlin"
+    CustomFieldDefinition.objects.create(key="plan", label="Plan")
+    boss = manager()
+    LeadFactory(email="cold@example.com", score=10)
+    hot = LeadFactory(
+        email="hot@example.com",
+        score=90,
+        annual_revenue="1234567.50",
+        attributes={"plan": "pro"},
+        first_touch_utm={"utm_source": "google", "utm_campaign": "spring"},
+    )
+    type(hot).objects.filter(pk=hot.pk).update(created_at=datetime.datetime(2026, 6, 3, 12, 5, 11, tzinfo=datetime.UTC))
+    client.force_login(boss)
+
+    rows = _rows(client.get(reverse("lead_export_csv")))
+
+    header, first = rows[0], rows[1]
+    assert [row[1] for row in rows[1:]] == ["hot@example.com", "cold@example.com"]  # hottest first, as listed
+    values = dict(zip(header, first, strict=True))
+    assert values["annual_revenue"] == "1234567.50"
+    assert values["plan"] == "pro"
+    assert (values["first_touch_utm_source"], values["first_touch_utm_campaign"]) == ("google", "spring")
+    assert values["created_at"] == "2026-06-03 14:05:11"  # local time, as spreadsheets read a date
+    assert {"lost_reason", "need", "timeline", "last_touch_utm_medium"} <= set(header)
