@@ -116,9 +116,16 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
     headers = csv_rows.named_headers(headers)
     mapping = csv_rows.suggest_mapping(headers, _attribute_keys(), _event_types())
     # A file writes all its dates one way: any column of dates may tell the order.
-    suggested_order, _ = csv_rows.date_order_evidence(_date_cells(text, headers, dict.fromkeys(headers, "created_on")))
-    # A file with the same columns as one imported before starts from the choices made then.
+    suggested_order, in_doubt = csv_rows.date_order_evidence(
+        _date_cells(text, headers, dict.fromkeys(headers, "created_on"))
+    )
+    if not suggested_order and in_doubt:  # 03/04/2026 cannot be year first: start from a likely order
+        suggested_order = csv_rows.guessed_date_order()
+    # A file with the same columns as one imported before starts from the choices made then;
+    # so does the rejects download of such an import (its line and reason columns ignored).
     earlier = intake_selectors.csv_import_mapped_like(user=user, headers=headers)  # type: ignore[arg-type]
+    if earlier is None and headers[:2] == list(REJECTS_LEAD_COLUMNS):
+        earlier = intake_selectors.csv_import_mapped_like(user=user, headers=headers[2:])  # type: ignore[arg-type]
     if earlier is not None:
         remembered = _still_usable(earlier.mapping, headers)
         if remembered is None:
@@ -1005,9 +1012,12 @@ def _born(clean: csv_rows.CleanRow, now: datetime.datetime) -> datetime.datetime
     return clean.created_on or (clean.outcome_at if clean.outcome else None) or now
 
 
+REJECTS_LEAD_COLUMNS = ("row", "reason")  # the rejects download's first columns
+
+
 def csv_import_rejects_rows(*, csv_import: CsvImport) -> Iterator[list[str]]:
     """The refused rows as CSV rows: line number, reason, then the original cells."""
-    yield ["row", "reason", *csv_import.headers]
+    yield [*REJECTS_LEAD_COLUMNS, *csv_import.headers]
     for reject in csv_import.rejects.order_by("row_number", "id").iterator():
         cells = next(csv.reader([reject.raw]), []) if reject.raw else []
         yield [str(reject.row_number), reject.reason, *cells]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
@@ -93,7 +94,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "website": ("website", "web", "url", "companywebsite", "domain", "companydomain"),
     "company_size": ("companysize", "employees", "numberofemployees", "headcount", "size", "employeecount"),
     "industry": ("industry", "sector", "vertical"),
-    "country": ("country", "countryname", "countrycode", "land", "pays"),
+    "country": ("country", "countryname", "countrycode", "countryregion", "land", "pays"),
     "city": ("city", "town", "location", "stadt", "ort", "ville"),
     "annual_revenue": ("annualrevenue", "revenue", "arr", "turnover"),
     "timezone": ("timezone", "tz", "timezonename"),
@@ -149,6 +150,12 @@ def _date_formats(order: str) -> tuple[str, ...]:
     return DATE_FORMATS + tuple(date + time for date in (*_NUMERIC_DATES[order], *_NAMED_DATES) for time in _TIMES)
 
 
+def guessed_date_order() -> str:
+    """The order to start from when a file's dates read both ways: the site's language's
+    (month first for US English, else day first). The mapping page says the dates are in doubt."""
+    return MONTH_FIRST if settings.LANGUAGE_CODE.lower() in ("en-us", "en-ph", "en-ca") else DAY_FIRST
+
+
 def date_order_evidence(values: list[str]) -> tuple[str, bool]:
     """What the numeric dates among ``values`` say about their order: ``(order, ambiguous)``.
     ``order`` is day or month first when a value can only be read that way (31/03, 03/31) and
@@ -187,7 +194,9 @@ def suggest_mapping(headers: list[str], attribute_keys: list[str], event_types: 
     for key in attribute_keys:
         by_synonym.setdefault(_key(key), ATTRIBUTE_PREFIX + key)
     for event_type in event_types:
-        by_synonym.setdefault(_key(event_type), EVENT_PREFIX + event_type)
+        first, _, rest = event_type.partition("_")
+        for name in (event_type, f"{first}s_{rest}"):  # "Webinars attended" too
+            by_synonym.setdefault(_key(name), EVENT_PREFIX + event_type)
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for header in headers:
@@ -404,7 +413,10 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
             table = ctx.sources if target == "source" else ctx.campaigns
             found = table.get(text.lower())
             if found is None:
-                errors.append(f"{target}: no {target} named '{text[:60]}' (add it in the admin first)")
+                errors.append(
+                    f"{target}: no {target} named '{text[:60]}' (tick “Add the sources and campaigns the file "
+                    "names” on the mapping page, or add it in the admin)"
+                )
             else:
                 row.fields[f"{target}_id"] = found
         elif target == "created_on":

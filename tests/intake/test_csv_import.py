@@ -431,22 +431,25 @@ def test_a_file_with_day_first_dates_is_read_day_first():
     assert Lead.objects.get(email="eu2@example.com").created_at == datetime.datetime(2025, 3, 4, tzinfo=datetime.UTC)
 
 
-def test_the_date_order_chosen_for_a_file_reads_its_dates_and_a_bad_choice_is_refused():
+def test_the_date_order_chosen_for_a_file_reads_its_dates_and_a_bad_choice_is_refused(settings):
     item = _upload(marketer(), "email,created\nus@example.com,03/04/2025\n")
-    assert item.date_order == "ymd"  # 03/04 reads both ways: nothing is guessed
-    assert csv_import.date_order_doubt(item) == ["created"]
+    # 03/04 reads both ways, never year first: the site's language gives the start (US English)
+    assert item.date_order == "mdy"
+    assert csv_import.date_order_doubt(item) == ["created"]  # and the mapping page says so
+    settings.LANGUAGE_CODE = "de"
+    assert _upload(marketer(), "email,created\nde@example.com,03/04/2025\n").date_order == "dmy"
 
     with pytest.raises(ValidationError) as refused:
         csv_import.csv_import_set_mapping(csv_import=item, mapping=item.mapping, date_order="european")
     assert "Dates: choose one of" in str(refused.value)
     item.refresh_from_db()
-    assert item.date_order == "ymd"
+    assert item.date_order == "mdy"
 
-    csv_import.csv_import_set_mapping(csv_import=item, mapping=item.mapping, date_order="mdy")
+    csv_import.csv_import_set_mapping(csv_import=item, mapping=item.mapping, date_order="dmy")
     done = _run(item)
 
     assert done.created_count == 1
-    assert Lead.objects.get(email="us@example.com").created_at == datetime.datetime(2025, 3, 4, tzinfo=datetime.UTC)
+    assert Lead.objects.get(email="us@example.com").created_at == datetime.datetime(2025, 4, 3, tzinfo=datetime.UTC)
 
 
 def test_a_name_column_becomes_first_and_last_name():
@@ -654,3 +657,25 @@ def test_a_remembered_mapping_whose_field_has_gone_is_not_used():
 
     assert again.mapped_like is None
     assert again.mapping == {"Email": "email", "Booth": ""}
+
+
+def test_a_rejects_download_imported_again_starts_from_its_imports_mapping():
+    user = marketer()
+    first = _map_and_run(user, FAIR_FILE.replace("ann@example.com", "not-an-address"))
+    rejects = "\n".join(",".join(row) for row in csv_import.csv_import_rejects_rows(csv_import=first))
+
+    fixed = _upload(user, rejects.replace("not-an-address", "ann@example.com") + "\n", name="fair-march-rejects.csv")
+
+    assert fixed.mapped_like == first
+    assert fixed.mapping["row"] == fixed.mapping["reason"] == ""
+    assert fixed.mapping["Notes on visit"] == "need"
+
+
+def test_event_columns_and_regions_are_suggested_as_people_name_them():
+    item = _upload(marketer(), "Email,Country/Region,Webinars attended\nann@example.com,Germany,2025-01-20\n")
+
+    assert item.mapping == {
+        "Email": "email",
+        "Country/Region": "country",
+        "Webinars attended": "event:webinar_attended",
+    }

@@ -105,7 +105,8 @@ def test_clean_row_reports_every_problem_of_a_row():
 
     assert reason == (
         "company_size: 'many' is not a whole number; email_opt_in: 'perhaps' is not yes or no; "
-        "source: no source named 'Radio' (add it in the admin first); first_name: longer than 100 characters; "
+        "source: no source named 'Radio' (tick “Add the sources and campaigns the file names” on the mapping "
+        "page, or add it in the admin); first_name: longer than 100 characters; "
         "plan: Plan must be one of: free, pro"
     )
 
