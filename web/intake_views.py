@@ -80,11 +80,16 @@ def _make_token(now: float | None = None) -> str:
 def _token_problem(token: Any, form: CaptureForm) -> str | None:
     """Why a render token is refused (time trap), or None when it is good."""
     if not isinstance(token, str) or not token:
-        return "The form expired. Please submit it again."
+        return (
+            f"The form's token ({capture.TOKEN_FIELD}) is missing: load the form again "
+            "(a script takes a fresh one from ?format=json) and submit it with the token."
+        )
     try:
         rendered_at = float(signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)["t"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+    except signing.SignatureExpired:
         return "The form expired. Please submit it again."
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return f"The form's token ({capture.TOKEN_FIELD}) is not one this form gave out. Load the form again."
     if time.time() - rendered_at < form.min_fill_seconds:
         return "That was quicker than a person can type. Please check the form and submit it again."
     return None

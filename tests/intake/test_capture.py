@@ -1,5 +1,6 @@
 import json
 import time
+from unittest import mock
 
 import pytest
 from django.core import signing
@@ -171,10 +172,19 @@ def test_a_too_fast_submission_also_says_what_is_wrong_in_its_fields(client):
     assert Lead.objects.count() == 0
 
 
-def test_missing_or_forged_token_is_refused(client):
-    assert client.post("/f/contact/", {"email": "a@example.com"}).status_code == 400
+def test_missing_forged_or_expired_token_is_refused_saying_which(client):
+    missing = _post_json(client, {"email": "a@example.com"})
     forged = signing.dumps({"t": time.time() - 60}, salt="something else")
-    assert client.post("/f/contact/", {"email": "a@example.com", TOKEN_FIELD: forged}).status_code == 400
+    wrong = _post_json(client, {"email": "a@example.com", TOKEN_FIELD: forged})
+    with mock.patch("time.time", return_value=time.time() - 25 * 3600):  # given out 25 hours ago
+        stale = _token()
+    expired = _post_json(client, {"email": "a@example.com", TOKEN_FIELD: stale})
+
+    assert [answer.status_code for answer in (missing, wrong, expired)] == [400, 400, 400]
+    assert "form_token) is missing" in missing.json()["detail"]
+    assert "is not one this form gave out" in wrong.json()["detail"]
+    assert expired.json()["detail"] == "The form expired. Please submit it again."
+    assert client.post("/f/contact/", {"email": "a@example.com"}).status_code == 400  # the page too
     assert Lead.objects.count() == 0
 
 
