@@ -496,6 +496,14 @@ def csv_import_preview(
                 if target == "outcome_at" and clean.outcome_dated and not clean.outcome:
                     dates.pop(index, None)  # an open lead's close date is a plan
                     notes[index] = "not imported: the lead stays open"
+                elif target == "outcome" and index < len(row) and row[index].strip():
+                    # "Closed Won", "Disqualified", "Open": say which outcome each status is
+                    if not clean.outcome:
+                        notes[index] = "not an outcome: the lead stays open"
+                    elif clean.outcome == "lost" and "lost_reason" not in dict(columns).values():
+                        notes[index] = f"read as lost (reason: {clean.lost_reason})"  # none in the file: other
+                    elif row[index].strip().lower() != clean.outcome:
+                        notes[index] = f"read as {clean.outcome}"
                 elif target in NUMBER_TARGETS and target in clean.fields and index < len(row):
                     read = f"{clean.fields[target]:,}"  # 1.200 and 1,200 both: say which number it is
                     if read != row[index].strip():

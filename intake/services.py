@@ -509,7 +509,7 @@ def lead_merge(
             kind=Activity.Kind.NOTE,
             actor=actor,
             subject=f"Merged lead #{gone_id} into this one",
-            body=f"Merged {snapshot.get('email')} ({sum(moved.values())} records moved).",
+            body=f"Merged {snapshot.get('email')} ({_count(sum(moved.values()), 'record')} moved).",
             now=now,
         )
         _rescore(keep, now)
@@ -521,3 +521,7 @@ def _rescore(lead: Lead, now: datetime.datetime) -> None:
     from scoring.services import lead_rescore
 
     lead_rescore(lead=lead, now=now)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"

@@ -29,6 +29,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
@@ -484,7 +485,12 @@ def lead_erase(request: HttpRequest, lead_id: int) -> HttpResponse:
             result = intake_services.lead_erase(lead=lead, actor=request.user)
             messages.success(
                 request,
-                f"Personal data of lead #{lead.pk} erased; {result.touches_cancelled} pending touch(es) cancelled.",
+                f"Personal data of lead #{lead.pk} erased; "
+                + (
+                    f"{result.touches_cancelled} pending touch{pluralize(result.touches_cancelled, 'es')} cancelled."
+                    if result.touches_cancelled
+                    else "no pending touches to cancel."
+                ),
             )
             return redirect("lead_detail", lead_id=lead.pk)
     context = {"lead": lead, "errors": errors, "confirmation": ERASE_CONFIRMATION}
@@ -512,9 +518,22 @@ def _shown(value: Any) -> Any:
         return "yes" if value else "no"
     if isinstance(value, Decimal):
         return f"{value:,.2f}".removesuffix(".00")
+    if isinstance(value, int):  # a head count
+        return f"{value:,}"
     if hasattr(value, "get_full_name"):
         return value.get_full_name() or value.get_username()
     return value
+
+
+def _merge_table(survivor: Any, other: Any, choices: dict[str, str]) -> dict[str, Any]:
+    """The rows to choose from, and the labels of the fields empty on both sides (nothing to choose)."""
+    rows, empty = [], []
+    for row in _merge_rows(survivor, other, choices):
+        if row["survivor"] in (None, "") and row["other"] in (None, ""):
+            empty.append(row["label"])
+        else:
+            rows.append(row)
+    return {"rows": rows, "empty_on_both": empty}
 
 
 def _merge_rows(survivor: Any, other: Any, choices: dict[str, str]) -> list[dict[str, Any]]:
@@ -557,7 +576,7 @@ def lead_merge(request: HttpRequest) -> HttpResponse:
     context = {
         "survivor": survivor,
         "other": other,
-        "rows": _merge_rows(survivor, other, {k: v for k, v in choices.items() if v}),
+        **_merge_table(survivor, other, {k: v for k, v in choices.items() if v}),
         "errors": errors,
     }
     return render(request, "intake/merge.html", context, status=400 if errors else 200)

@@ -198,6 +198,18 @@ def test_the_preview_says_an_open_leads_close_date_is_not_imported(client):
     assert "read as 1 Jun 2025" in preview and "read as 30 Sep 2027" not in preview
 
 
+def test_the_preview_says_how_each_status_is_read(client):
+    client.force_login(marketer())
+    _upload(client, b"Email,Status\na@example.com,Closed Won\nb@example.com,Disqualified\nc@example.com,Open\n")
+    item = CsvImport.objects.get()
+
+    preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
+
+    assert "read as won" in preview
+    assert "read as lost (reason: other)" in preview
+    assert "not an outcome: the lead stays open" in preview
+
+
 def test_the_preview_says_how_grouped_numbers_are_read(client):
     client.force_login(marketer())
     _upload(client, "Email;Mitarbeiter;Umsatz\na@example.com;1.200;1.234,50 €\nb@example.com;40;99\n".encode())

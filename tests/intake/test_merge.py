@@ -123,8 +123,10 @@ def test_merge_pages(client):
     seller = rep()
     seller.first_name, seller.last_name = "Sam", "Ortega"
     seller.save()
-    a = LeadFactory(email="x@gmail.com", phone="", annual_revenue=Decimal("378000000.00"), owner=seller)
-    b = LeadFactory(email="x+promo@gmail.com", phone="0301234567")
+    a = LeadFactory(
+        email="x@gmail.com", phone="", annual_revenue=Decimal("378000000.00"), owner=seller, company_size=1300, need=""
+    )
+    b = LeadFactory(email="x+promo@gmail.com", phone="0301234567", need="")
     client.force_login(marketer())
 
     listing = client.get(reverse("lead_duplicates")).content.decode()
@@ -138,6 +140,8 @@ def test_merge_pages(client):
     assert 'id="o_phone" value="other" checked' in html  # an empty value defaults to the filled one
     assert 'for="s_annual_revenue">378,000,000</label>' in html  # as the lead page shows it
     assert 'for="s_owner">Sam Ortega</label>' in html
+    assert 'for="s_company_size">1,300</label>' in html
+    assert 'id="s_need"' not in html and "Empty on both leads:" in html and "need" in html.split("Empty on both")[1]
 
     response = client.post(
         reverse("lead_merge"), {"survivor": a.pk, "other": b.pk, "choose_phone": "other", "choose_email": "survivor"}
