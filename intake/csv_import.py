@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, connections, models, transaction
@@ -52,7 +53,7 @@ ANALYZE_AFTER_ROWS = 10_000
 UPDATABLE = [
     "first_name", "last_name", "phone", "title", "company", "website", "company_size", "industry", "country",
     "city", "annual_revenue", "timezone", "email_opt_in", "do_not_call", "budget", "authority", "need",
-    "timeline", "source_id", "campaign_id",
+    "timeline", "source_id", "campaign_id", "owner_id",
 ]  # fmt: skip
 
 
@@ -115,6 +116,8 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
         raise ValidationError({"file": "The file has a header line but no rows."})
     headers = csv_rows.named_headers(headers)
     mapping = csv_rows.suggest_mapping(headers, _attribute_keys(), _event_types())
+    if not _may_assign(user):
+        mapping = {header: csv_rows.IGNORE if target == "owner" else target for header, target in mapping.items()}
     # A file writes all its dates one way: any column of dates may tell the order.
     suggested_order, in_doubt = csv_rows.date_order_evidence(
         _date_cells(text, headers, dict.fromkeys(headers, "created_on"))
@@ -128,6 +131,8 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
         earlier = intake_selectors.csv_import_mapped_like(user=user, headers=headers[2:])  # type: ignore[arg-type]
     if earlier is not None:
         remembered = _still_usable(earlier.mapping, headers)
+        if remembered is not None and not _may_assign(user):
+            remembered = {h: csv_rows.IGNORE if t == "owner" else t for h, t in remembered.items()}
         if remembered is None:
             earlier = None
         else:
@@ -183,6 +188,17 @@ def date_order_doubt(csv_import: CsvImport) -> list[str]:
     return doubtful
 
 
+def _mapping_problems(csv_import: CsvImport, mapping: dict[str, str]) -> list[str]:
+    problems = csv_rows.check_mapping(mapping, csv_import.headers, _attribute_keys(), _event_types())
+    if "owner" in mapping.values() and not _may_assign(csv_import.created_by):
+        problems.append("Only someone who may assign leads can import their owners: leave the owner column ignored.")
+    return problems
+
+
+def _may_assign(user: Any) -> bool:
+    return user is not None and lead_services.can_assign_any(user)
+
+
 def csv_import_set_mapping(
     *,
     csv_import: CsvImport,
@@ -195,7 +211,7 @@ def csv_import_set_mapping(
     sources and campaigns it names that do not exist yet are created)."""
     if csv_import.status != CsvImport.Status.UPLOADED:
         raise ValidationError({"mapping": "This import has already started."})
-    problems = csv_rows.check_mapping(mapping, csv_import.headers, _attribute_keys(), _event_types())
+    problems = _mapping_problems(csv_import, mapping)
     if date_order is not None and date_order not in csv_rows.DATE_ORDERS:
         problems.append(f"Dates: choose one of {', '.join(csv_rows.DATE_ORDERS.values())}.")
     if problems:
@@ -235,10 +251,27 @@ def _context(now: datetime.datetime, csv_import: CsvImport, *, create: bool = Fa
             for d in CustomFieldDefinition.objects.all()
         },
         lost_reasons={k.lower(): v for k, v in lost_reasons.items()},
+        owners=_owners() if "owner" in csv_import.mapping.values() else {},
         now=now,
         tz=timezone.get_current_timezone(),
         date_order=csv_import.date_order,
     )
+
+
+def _owners() -> dict[str, int]:
+    """Active users by lower-case username and e-mail (an address two users share names neither)."""
+    owners: dict[str, int] = {}
+    shared: set[str] = set()
+    for pk, username, email in get_user_model().objects.filter(is_active=True).values_list("id", "username", "email"):
+        owners[username.lower()] = pk
+        address = email.strip().lower()
+        if address:
+            if address in owners and owners[address] != pk:
+                shared.add(address)
+            owners.setdefault(address, pk)
+    for address in shared:
+        owners.pop(address, None)
+    return owners
 
 
 def _names_in_file(csv_import: CsvImport, target: str) -> list[str]:
@@ -517,7 +550,7 @@ def csv_import_start(*, csv_import: CsvImport) -> CsvImport:
     """Queue the import; the ``bulk.csv_import_run`` task runs it after this transaction commits."""
     if csv_import.status != CsvImport.Status.UPLOADED:
         raise ValidationError({"status": "This import has already started."})
-    problems = csv_rows.check_mapping(csv_import.mapping, csv_import.headers, _attribute_keys(), _event_types())
+    problems = _mapping_problems(csv_import, csv_import.mapping)
     if problems:
         raise ValidationError({"mapping": problems})
     with transaction.atomic():

@@ -54,6 +54,7 @@ LEAD_TARGETS: dict[str, str] = {
     "timeline": "Timeline",
     "source": "Source (name)",
     "campaign": "Campaign (name)",
+    "owner": "Owner (username or e-mail; for those who assign leads)",
     "created_on": "Created on (date, historical)",
     "outcome": "Outcome (won / lost)",
     "outcome_at": "Outcome date",
@@ -119,6 +120,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "outcome": ("outcome", "result", "status", "wonlost"),
     "outcome_at": ("outcomeat", "outcomedate", "closedate", "closedat", "closedon", "dateclosed"),
     "lost_reason": ("lostreason", "reasonlost", "lossreason"),
+    "owner": ("owner", "leadowner", "accountowner", "assignedto", "salesrep", "rep"),
 }
 
 WON_WORDS = {"won", "win", "customer", "closed won", "converted", "client"}
@@ -242,6 +244,7 @@ class RowContext:
     attribute_specs: dict[str, AttributeSpec]
     lost_reasons: dict[str, str]  # lower-case key or label -> key
     now: datetime.datetime
+    owners: dict[str, int] = field(default_factory=dict)  # lower-case username or e-mail -> id (active users)
     tz: datetime.tzinfo = datetime.UTC
     date_order: str = YEAR_FIRST
 
@@ -419,6 +422,12 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
                 )
             else:
                 row.fields[f"{target}_id"] = found
+        elif target == "owner":
+            found = ctx.owners.get(text.lower())
+            if found is None:
+                errors.append(f"owner: no active user with the username or e-mail '{text[:60]}'")
+            else:
+                row.fields["owner_id"] = found
         elif target == "created_on":
             try:
                 row.created_on = parse_when(text, ctx.tz, ctx.date_order)

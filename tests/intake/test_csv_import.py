@@ -679,3 +679,42 @@ def test_event_columns_and_regions_are_suggested_as_people_name_them():
         "Country/Region": "country",
         "Webinars attended": "event:webinar_attended",
     }
+
+
+def test_a_manager_imports_leads_with_their_owners():
+    boss = manager()
+    rep(username="rita", email="rita@crm.example")
+    rep(username="gone", is_active=False)
+    LeadFactory(email="known@example.com", owner=rep(username="sam"))
+    text = (
+        "email,owner\n"
+        "new@example.com,RITA\n"
+        "mail@example.com,rita@crm.example\n"
+        "known@example.com,rita\n"
+        "stranger@example.com,nobody\n"
+        "left@example.com,gone\n"
+    )
+    item = _upload(boss, text)
+    assert item.mapping == {"email": "email", "owner": "owner"}
+
+    done = _run(item)
+
+    assert (done.created_count, done.updated_count, done.rejected_count) == (2, 1, 2)
+    owners = dict(Lead.objects.values_list("email", "owner__username"))
+    assert owners == {"new@example.com": "rita", "mail@example.com": "rita", "known@example.com": "rita"}
+    assert sorted(ImportReject.objects.values_list("reason", flat=True)) == [
+        "owner: no active user with the username or e-mail 'gone'",
+        "owner: no active user with the username or e-mail 'nobody'",
+    ]
+
+
+def test_a_marketer_cannot_import_owners():
+    user = marketer()
+    rep(username="rita")
+    item = _upload(user, "email,owner\nnew@example.com,rita\n")
+    assert item.mapping["owner"] == ""  # not suggested to someone who may not assign
+
+    with pytest.raises(ValidationError) as refused:
+        csv_import.csv_import_set_mapping(csv_import=item, mapping={"email": "email", "owner": "owner"})
+
+    assert "Only someone who may assign leads can import their owners" in str(refused.value)
