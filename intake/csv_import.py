@@ -179,7 +179,10 @@ def _date_cells(text: str, headers: list[str], mapping: dict[str, str], rows: in
 def date_order_doubt(csv_import: CsvImport) -> list[str]:
     """The mapped date columns whose numeric dates read both ways (03/04/2026) with nothing in the
     file to tell, for the mapping page to point out."""
-    doubtful = []
+    doubtful: list[str] = []
+    told, _ = csv_rows.date_order_evidence(_date_cells(csv_import.content, csv_import.headers, csv_import.mapping))
+    if told:  # another date column of the file tells (31.03.2026): all its dates are written that way
+        return doubtful
     for header in csv_import.headers:
         cells = _date_cells(csv_import.content, csv_import.headers, {header: csv_import.mapping.get(header, "")})
         order, ambiguous = csv_rows.date_order_evidence(cells)

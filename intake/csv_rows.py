@@ -54,7 +54,7 @@ LEAD_TARGETS: dict[str, str] = {
     "timeline": "Timeline",
     "source": "Source (name)",
     "campaign": "Campaign (name)",
-    "owner": "Owner (username or e-mail; for those who assign leads)",
+    "owner": "Owner (username or e-mail)",
     "created_on": "Created on (date, historical)",
     "outcome": "Outcome (won / lost)",
     "outcome_at": "Outcome date",

@@ -718,3 +718,10 @@ def test_a_marketer_cannot_import_owners():
         csv_import.csv_import_set_mapping(csv_import=item, mapping={"email": "email", "owner": "owner"})
 
     assert "Only someone who may assign leads can import their owners" in str(refused.value)
+
+
+def test_no_date_doubt_when_another_date_column_tells_the_order():
+    item = _upload(marketer(), "email,close date,webinar_attended\na@example.com,14.03.2026,05.02.2026\n")
+
+    assert item.date_order == "dmy"
+    assert csv_import.date_order_doubt(item) == []
