@@ -34,6 +34,7 @@ from core.db import (
     array_literal,
     copy_in,
     copy_value,
+    json_value,
     parallel_writes,
     unnest_params,
     unsized_array,
@@ -402,20 +403,45 @@ class PreviewTotals:
     same: int = 0  # rows naming a known lead that already holds what they say
 
 
-_COMPARED = [*UPDATABLE, "attributes", "consent_at", "stage"]
+_UPDATABLE = frozenset(UPDATABLE)
 
 
-def _known_values(emails: list[str]) -> dict[str, dict[str, Any]]:
-    """What the known leads among these addresses hold of what a row may change, by address:
-    their ids through the address index first, then their values by id."""
+def _known_values(rows: list[csv_rows.CleanRow]) -> dict[str, dict[str, Any]]:
+    """What the known leads among these rows' addresses hold of what the rows may change, by
+    address (only the columns the rows give): their ids through the address index first, then
+    their values by id."""
+    given = {name for clean in rows for name in clean.fields if name in _UPDATABLE}
+    columns = ["id", "stage", *given]
+    if any(clean.attributes for clean in rows):
+        columns.append("attributes")
+    if "email_opt_in" in given:
+        columns.append("consent_at")
+    emails = sorted({clean.email for clean in rows})
     found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(emails), CHUNK_ROWS):
-        ids = {
-            lead_id: address
-            for address, (lead_id, _) in _known_leads(emails[start : start + CHUNK_ROWS], lock=False).items()
-        }
-        for values in Lead.objects.filter(pk__in=list(ids)).values("id", *_COMPARED):
-            found[ids[values["id"]]] = values
+    if connection.vendor != "postgresql":
+        leads = Lead.objects.annotate(address=Lower("email"))
+        for start in range(0, len(emails), CHUNK_ROWS):
+            for values in leads.filter(address__in=emails[start : start + CHUNK_ROWS]).values("address", *columns):
+                found[values.pop("address")] = values
+        return found
+    # One statement per chunk through the address index, the addresses as one array parameter
+    # (as _known_leads): 100,000 ids in the ORM's IN lists took longer to compose than to run.
+    quote = connection.ops.quote_name
+    selected = ", ".join(quote(str(cast(models.Field, Lead._meta.get_field(name)).column)) for name in columns)
+    email = quote(str(Lead._meta.get_field("email").column))
+    sql = (
+        f"SELECT lower({email}), {selected} FROM {quote(Lead._meta.db_table)} "  # noqa: S608
+        f"WHERE lower({email}) = {any_array('text[]')}"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(emails), CHUNK_ROWS):
+            # Only quoted names are formatted in; the addresses travel as one parameter.
+            cursor.execute(sql, [array_literal(emails[start : start + CHUNK_ROWS])])
+            for address, *values in cursor.fetchall():
+                row = dict(zip(columns, values, strict=True))
+                if isinstance(row.get("attributes"), str):
+                    row["attributes"] = json_value(row["attributes"])
+                found[address] = row
     return found
 
 
@@ -448,7 +474,7 @@ def _changes(stored: dict[str, Any], clean: csv_rows.CleanRow) -> bool:
     """Whether the import would change a known lead with this row (what its update compares)."""
     if clean.outcome and clean.outcome != stored["stage"]:
         return True
-    if any(name in clean.fields and clean.fields[name] != stored[name] for name in UPDATABLE):
+    if any(value != stored[name] for name, value in clean.fields.items() if name in _UPDATABLE):
         return True
     if clean.attributes and {**stored["attributes"], **clean.attributes} != stored["attributes"]:
         return True
@@ -481,7 +507,7 @@ def csv_import_totals(*, csv_import: CsvImport, now: datetime.datetime | None = 
         else:
             rows.append(clean)
     addresses = {clean.email for clean in rows}
-    known = _known_values(sorted(addresses))
+    known = _known_values(rows)
     with_new_events = _new_events(rows, known)
     same = sum(
         1
@@ -510,7 +536,7 @@ def csv_import_preview(
         if len(preview) >= limit:
             break
     good = [clean for _, _, clean in preview if isinstance(clean, csv_rows.CleanRow)]
-    stored = _known_values(sorted({clean.email for clean in good}))
+    stored = _known_values(good)
     with_new_events = _new_events(good, stored)
     known = set(stored)
     result = []
