@@ -408,8 +408,7 @@ _UPDATABLE = frozenset(UPDATABLE)
 
 def _known_values(rows: list[csv_rows.CleanRow]) -> dict[str, dict[str, Any]]:
     """What the known leads among these rows' addresses hold of what the rows may change, by
-    address (only the columns the rows give): their ids through the address index first, then
-    their values by id."""
+    address: only the columns the rows give, read through the address index."""
     given = {name for clean in rows for name in clean.fields if name in _UPDATABLE}
     columns = ["id", "stage", *given]
     if any(clean.attributes for clean in rows):
