@@ -81,10 +81,11 @@ def _attribute_keys() -> list[str]:
     return list(CustomFieldDefinition.objects.values_list("key", flat=True))
 
 
-def import_targets() -> list[tuple[str, str]]:
-    """Every (target, label) a column can be mapped to, for the mapping page."""
+def import_targets(user: Any = None) -> list[tuple[str, str]]:
+    """Every (target, label) a column can be mapped to, for the mapping page (the owner only for
+    a ``user`` who may assign leads)."""
     targets = [(csv_rows.IGNORE, "— ignore this column —")]
-    targets += list(csv_rows.LEAD_TARGETS.items())
+    targets += [(key, label) for key, label in csv_rows.LEAD_TARGETS.items() if key != "owner" or _may_assign(user)]
     targets += [(csv_rows.ATTRIBUTE_PREFIX + d.key, f"Custom: {d.label}") for d in CustomFieldDefinition.objects.all()]
     targets += [
         (csv_rows.EVENT_PREFIX + key, f"Past event: {label} (dates)") for key, label in _event_type_labels().items()
@@ -120,11 +121,9 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
     if not _may_assign(user):
         mapping = {header: csv_rows.IGNORE if target == "owner" else target for header, target in mapping.items()}
     # A file writes all its dates one way: any column of dates may tell the order.
-    suggested_order, in_doubt = csv_rows.date_order_evidence(
+    told_order, in_doubt = csv_rows.date_order_evidence(
         _date_cells(text, headers, dict.fromkeys(headers, "created_on"))
     )
-    if not suggested_order and in_doubt:  # 03/04/2026 cannot be year first: start from a likely order
-        suggested_order = csv_rows.guessed_date_order()
     # A file with the same columns as one imported before starts from the choices made then;
     # so does the rejects download of such an import (its line and reason columns ignored).
     earlier = intake_selectors.csv_import_mapped_like(user=user, headers=headers)  # type: ignore[arg-type]
@@ -145,7 +144,11 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
             content=text,
             headers=headers,
             mapping=mapping,
-            date_order=suggested_order or (earlier.date_order if earlier else csv_rows.YEAR_FIRST),
+            # What the file's dates tell, else what was chosen for such a file before, else (for
+            # 03/04/2026, never year first) the order of the site's language.
+            date_order=told_order
+            or (earlier.date_order if earlier else "")
+            or (csv_rows.guessed_date_order() if in_doubt else csv_rows.YEAR_FIRST),
             default_source=earlier.default_source if earlier else None,
             add_missing_names=earlier.add_missing_names if earlier else False,
             mapped_like=earlier,
@@ -556,11 +559,14 @@ def csv_import_preview(
             for index, target in columns:
                 if target == "outcome_at" and clean.outcome_dated and not clean.outcome:
                     dates.pop(index, None)  # an open lead's close date is a plan
-                    notes[index] = "not imported: the lead stays open"
+                    notes[index] = "not imported: no outcome in this row"
+                elif target == "created_on" and clean.email in known and clean.created_on is not None:
+                    dates.pop(index, None)  # only a new lead takes its creation date from the file
+                    notes[index] = "not imported: the lead exists already"
                 elif target == "outcome" and index < len(row) and row[index].strip():
                     # "Closed Won", "Disqualified", "Open": say which outcome each status is
                     if not clean.outcome:
-                        notes[index] = "not an outcome: the lead stays open"
+                        notes[index] = "not an outcome: the stage stays as it is"
                     elif clean.outcome == "lost" and "lost_reason" not in dict(columns).values():
                         notes[index] = f"read as lost (reason: {clean.lost_reason})"  # none in the file: other
                     elif row[index].strip().lower() != clean.outcome:

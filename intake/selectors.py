@@ -14,6 +14,8 @@ from django.db.models import F, Q, QuerySet
 from django.forms.models import model_to_dict
 from django.http import Http404
 from django.utils import timezone
+from django.utils.duration import duration_iso_string
+from django.utils.text import slugify
 
 from intake.export import safe_cell
 from intake.models import CsvImport, FormSubmission, MergeRecord
@@ -246,6 +248,8 @@ def merge_records(*, user: User, limit: int = 20) -> list[MergeRecord]:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, datetime.timedelta):
+        return duration_iso_string(value)  # "P36DT00H00M00S"
     if hasattr(value, "isoformat"):
         return value.isoformat()
     if isinstance(value, dict | list | str | int | float | bool) or value is None:
@@ -311,6 +315,6 @@ def lead_data_export(*, user: User, lead_id: Any) -> dict[str, Any]:
             f.name for f in model._meta.concrete_fields if getattr(f, "related_model", None) is Lead and f.many_to_one
         ]
         for name in lead_fields:
-            key = f"{model._meta.app_label}.{model._meta.model_name}"
+            key = slugify(str(model._meta.verbose_name_plural)).replace("-", "_")  # "engagement_events"
             data.setdefault(key, []).extend(_rows_of(model._default_manager.filter(**{name: lead}).order_by("pk")))
     return data

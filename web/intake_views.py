@@ -302,7 +302,8 @@ def _sample_values(item: CsvImport, rows: int = 3) -> dict[str, list[str]]:
     for preview in csv_import.csv_import_preview(csv_import=item, limit=rows):
         for index, header in enumerate(item.headers):
             if index < len(preview.cells) and preview.cells[index].strip():
-                samples[header].append(preview.cells[index].strip()[:60])
+                text = preview.cells[index].strip()
+                samples[header].append(text if len(text) <= 60 else text[:59] + "…")
     return samples
 
 
@@ -337,7 +338,7 @@ def import_mapping(request: HttpRequest, import_id: int) -> HttpResponse:
             {"index": i, "header": h, "target": mapping.get(h, ""), "samples": samples.get(h, [])}
             for i, h in enumerate(item.headers)
         ],
-        "targets": csv_import.import_targets(),
+        "targets": csv_import.import_targets(request.user),
         "sources": LeadSource.objects.all(),
         "date_orders": csv_rows.DATE_ORDERS.items(),
         "date_order": request.POST.get("date_order", item.date_order),
@@ -361,7 +362,7 @@ def import_preview(request: HttpRequest, import_id: int) -> HttpResponse:
             errors = [m for messages in _error_lists(exc).values() for m in messages]
         else:
             return redirect("import_progress", import_id=item.pk)
-    labels = dict(csv_import.import_targets())
+    labels = dict(csv_import.import_targets(item.created_by))  # its mapping was checked against them
     columns = [(i, h, labels.get(item.mapping.get(h, ""), "")) for i, h in enumerate(item.headers)]
     mapped = [(i, h, label) for i, h, label in columns if item.mapping.get(h)]
     rows = csv_import.csv_import_preview(csv_import=item, limit=15)
@@ -546,7 +547,8 @@ def _merge_rows(survivor: Any, other: Any, choices: dict[str, str]) -> list[dict
                 "label": getattr(Lead._meta.get_field(field), "verbose_name", field),
                 "survivor": _shown(mine),
                 "other": _shown(theirs),
-                "differs": mine != theirs,
+                # a real choice: two different values (an empty side takes the other by default)
+                "differs": mine != theirs and mine not in (None, "") and theirs not in (None, ""),
                 "choice": choices.get(field)
                 or ("other" if (mine in (None, "") and theirs not in (None, "")) else "survivor"),
             }

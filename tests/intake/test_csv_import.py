@@ -725,3 +725,26 @@ def test_no_date_doubt_when_another_date_column_tells_the_order():
 
     assert item.date_order == "dmy"
     assert csv_import.date_order_doubt(item) == []
+
+
+def test_a_remembered_date_order_wins_over_the_sites_guess_but_not_over_the_file():
+    user = manager()
+    first = _upload(user, "email,created\na@example.com,15/01/2026\n")
+    assert first.date_order == "dmy"  # 15/01 tells
+    _run(first)
+
+    both_ways = _upload(user, "email,created\nb@example.com,01/03/2026\n")  # reads both ways
+    month_first = _upload(user, "email,created\nc@example.com,01/31/2026\n")  # can only be month first
+
+    assert (both_ways.mapped_like, both_ways.date_order) == (first, "dmy")  # not the site's month first
+    assert month_first.date_order == "mdy"
+
+
+def test_the_preview_says_a_known_leads_created_on_date_is_not_imported():
+    LeadFactory(email="known@example.com")
+    item = _upload(marketer(), "email,created\nknown@example.com,2025-03-01\nnew@example.com,2025-03-02\n")
+
+    rows = csv_import.csv_import_preview(csv_import=item)
+
+    assert rows[0].notes == {1: "not imported: the lead exists already"} and not rows[0].dates
+    assert rows[1].notes == {} and rows[1].dates

@@ -80,10 +80,10 @@ def test_export_contains_everything_about_the_lead(client):
     assert data["lead"]["source"] == "Webinar"
     assert [a["subject"] for a in data["activities"]] == [f"Wrote to {EMAIL}"]
     assert [c["to_stage"] for c in data["stage_changes"]] == []  # factory leads carry no history
-    assert [e["properties"] for e in data["scoring.engagementevent"]] == [{"to": EMAIL}]
+    assert [e["properties"] for e in data["engagement_events"]] == [{"to": EMAIL}]
     assert len(data["form_submissions"]) == 1
     # As a person reads it: linked records by name, and every row's own times.
-    event = data["scoring.engagementevent"][0]
+    event = data["engagement_events"][0]
     assert isinstance(event["event_type"], str) and not event["event_type"].isdigit()
     assert event["occurred_at"] and "created_at" not in event
     assert data["activities"][0]["created_at"] is not None
@@ -149,3 +149,11 @@ def test_only_managers_may_erase(client):
     assert lead.email == EMAIL
     assert StageChange.objects.count() == 0
     assert CsvImport.objects.count() == 0
+
+
+def test_durations_in_the_export_are_iso_8601():
+    import datetime
+
+    from intake.selectors import _plain
+
+    assert _plain(datetime.timedelta(days=36)) == "P36DT00H00M00S"

@@ -194,7 +194,7 @@ def test_the_preview_says_an_open_leads_close_date_is_not_imported(client):
 
     preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
 
-    assert preview.count("not imported: the lead stays open") == 1
+    assert preview.count("not imported: no outcome in this row") == 1
     assert "read as 1 Jun 2025" in preview and "read as 30 Sep 2027" not in preview
 
 
@@ -207,7 +207,7 @@ def test_the_preview_says_how_each_status_is_read(client):
 
     assert "read as won" in preview
     assert "read as lost (reason: other)" in preview
-    assert "not an outcome: the lead stays open" in preview
+    assert "not an outcome: the stage stays as it is" in preview
 
 
 def test_the_preview_says_how_grouped_numbers_are_read(client):
@@ -264,3 +264,14 @@ def test_the_mapping_page_says_which_earlier_import_it_took_its_choices_from(cli
     assert "This file has the same columns as" in page
     assert "fair-march.csv</a>, imported" in page and "by mia" in page
     assert '<option value="" selected>' in page.split('id="col_3"')[1].split("</select>")[0]  # Employees: ignored
+
+
+def test_the_owner_target_is_offered_only_to_those_who_may_assign(client):
+    for user, offered in ((marketer(), False), (manager(), True)):
+        client.force_login(user)
+        _upload(client, b"Email,Owner\na@example.com,rep1\n", name=f"{user.username}.csv")
+        item = CsvImport.objects.get(filename=f"{user.username}.csv")
+
+        page = client.get(reverse("import_mapping", args=[item.pk])).content.decode()
+
+        assert ('<option value="owner"' in page) is offered

@@ -141,6 +141,9 @@ def test_merge_pages(client):
     assert 'for="s_annual_revenue">378,000,000</label>' in html  # as the lead page shows it
     assert 'for="s_owner">Sam Ortega</label>' in html
     assert 'for="s_company_size">1,300</label>' in html
+    # only two different values are a choice to make: shaded; an empty side takes the other
+    shaded = re.findall(r'<tr class="table-warning">\s*<th scope="row">([^<]+)</th>', html)
+    assert "Email" in shaded and "Phone" not in shaded
     assert 'id="s_need"' not in html and "Empty on both leads:" in html and "need" in html.split("Empty on both")[1]
 
     response = client.post(
