@@ -119,7 +119,7 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
     headers = csv_rows.named_headers(headers)
     mapping = csv_rows.suggest_mapping(headers, _attribute_keys(), _event_types())
     if not _may_assign(user):
-        mapping = {header: csv_rows.IGNORE if target == "owner" else target for header, target in mapping.items()}
+        mapping = _without_owner(mapping)
     # A file writes all its dates one way: any column of dates may tell the order.
     told_order, in_doubt = csv_rows.date_order_evidence(
         _date_cells(text, headers, dict.fromkeys(headers, "created_on"))
@@ -132,7 +132,7 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
     if earlier is not None:
         remembered = _still_usable(earlier.mapping, headers)
         if remembered is not None and not _may_assign(user):
-            remembered = {h: csv_rows.IGNORE if t == "owner" else t for h, t in remembered.items()}
+            remembered = _without_owner(remembered)
         if remembered is None:
             earlier = None
         else:
@@ -154,6 +154,11 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
             mapped_like=earlier,
             total_rows=total,
         )
+
+
+def _without_owner(mapping: dict[str, str]) -> dict[str, str]:
+    """The mapping with an owner column ignored (for those who may not assign leads)."""
+    return {header: csv_rows.IGNORE if target == "owner" else target for header, target in mapping.items()}
 
 
 def _still_usable(mapping: dict[str, str], headers: list[str]) -> dict[str, str] | None:
