@@ -265,6 +265,7 @@ class LeadTransitionView(ApiView):
     )
     def post(self, request: Request, lead_id: int) -> Response:
         lead = get_lead(request, lead_id)
+        refuse_unwritable(request, set(s.TransitionSerializer().fields))  # an unknown field is a 400
         serializer = s.TransitionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         lead_services.lead_transition(

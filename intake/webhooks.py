@@ -161,9 +161,9 @@ def webhooks_scan(*, now: datetime.datetime | None = None) -> list[int]:
         WebhookDelivery.objects.bulk_create(deliveries, ignore_conflicts=True)
         origins = {d.origin for d in deliveries}
         ids = list(
-            WebhookDelivery.objects.filter(
-                origin__in=origins, status=WebhookDelivery.Status.PENDING, attempts=0
-            ).values_list("id", flat=True)
+            WebhookDelivery.objects.filter(origin__in=origins, status=WebhookDelivery.Status.PENDING, attempts=0)
+            .order_by("id")  # queued in the order the events happened (workers may still overlap)
+            .values_list("id", flat=True)
         )
         transaction.on_commit(lambda: _enqueue(ids))
     return ids

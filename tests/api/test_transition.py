@@ -74,3 +74,14 @@ def test_a_bad_stage_answers_400(body):
     assert list(response.json()) == ["stage"]
     lead.refresh_from_db()
     assert lead.stage == "raw"
+
+
+def test_an_unknown_field_answers_400_and_moves_nothing():
+    me = rep()
+    lead = lead_create(email="a@example.com", actor=me)
+
+    response = token_client(me).post(url(lead.id), {"stage": "mql", "foo": 1}, format="json")
+
+    assert (response.status_code, response.json()) == (400, {"foo": ["Unknown field."]})
+    lead.refresh_from_db()
+    assert lead.stage == "raw"

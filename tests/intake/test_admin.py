@@ -57,3 +57,25 @@ def test_one_person_without_a_person_is_refused_and_nothing_changes(client):
     assert "Choose who gets the leads of this form." in response.content.decode()
     form.refresh_from_db()
     assert form.assignment == CaptureForm.Assignment.ROUND_ROBIN
+
+
+def test_a_marketer_adds_a_webhook_endpoint_in_the_admin(client):
+    from intake.models import WebhookEndpoint
+
+    client.force_login(marketer())
+
+    response = client.post(
+        "/admin/intake/webhookendpoint/add/",
+        {
+            "name": "CRM sync",
+            "url": "https://hooks.example.com/leadcrm",
+            "secret": "a-long-shared-secret-0123456789",
+            "events": ["lead.created", "lead.became_hot"],
+            "is_active": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.name, sorted(endpoint.events)) == ("CRM sync", ["lead.became_hot", "lead.created"])
+    assert client.get(f"/admin/intake/webhookendpoint/{endpoint.pk}/delete/").status_code == 200
