@@ -425,30 +425,8 @@ def _known_values(rows: list[csv_rows.CleanRow]) -> dict[str, dict[str, Any]]:
         columns.append("consent_at")
     emails = sorted({clean.email for clean in rows})
     found: dict[str, dict[str, Any]] = {}
-    if connection.vendor != "postgresql":
-        leads = Lead.objects.annotate(address=Lower("email"))
-        for start in range(0, len(emails), CHUNK_ROWS):
-            for values in leads.filter(address__in=emails[start : start + CHUNK_ROWS]).values("address", *columns):
-                found[values.pop("address")] = values
-        return found
-    # One statement per chunk through the address index, the addresses as one array parameter
-    # (as _known_leads): 100,000 ids in the ORM's IN lists took longer to compose than to run.
-    quote = connection.ops.quote_name
-    selected = ", ".join(quote(str(cast(models.Field, Lead._meta.get_field(name)).column)) for name in columns)
-    email = quote(str(Lead._meta.get_field("email").column))
-    sql = (
-        f"SELECT lower({email}), {selected} FROM {quote(Lead._meta.db_table)} "  # noqa: S608
-        f"WHERE lower({email}) = {any_array('text[]')}"
-    )
-    with connection.cursor() as cursor:
-        for start in range(0, len(emails), CHUNK_ROWS):
-            # Only quoted names are formatted in; the addresses travel as one parameter.
-            cursor.execute(sql, [array_literal(emails[start : start + CHUNK_ROWS])])
-            for address, *values in cursor.fetchall():
-                row = dict(zip(columns, values, strict=True))
-                if isinstance(row.get("attributes"), str):
-                    row["attributes"] = json_value(row["attributes"])
-                found[address] = row
+    for start in range(0, len(emails), CHUNK_ROWS):
+        found.update(_leads_by_address(emails[start : start + CHUNK_ROWS], columns))
     return found
 
 
@@ -932,26 +910,40 @@ def _update_leads(changes: dict[int, csv_rows.CleanRow], now: datetime.datetime)
 def _known_leads(emails: list[str], *, lock: bool = True) -> dict[str, tuple[int, str]]:
     """The id and stage of the leads among these (normalised) addresses, locked for this
     transaction unless ``lock`` is off (the preview only counts them)."""
+    found = _leads_by_address(emails, ["id", "stage"], lock=lock)
+    return {address: (values["id"], values["stage"]) for address, values in found.items()}
+
+
+def _leads_by_address(emails: list[str], columns: list[str], *, lock: bool = False) -> dict[str, dict[str, Any]]:
+    """``columns`` of the leads among these (normalised) addresses, by address; locked for this
+    transaction with ``lock``."""
     if not emails:
         return {}
-    if connection.vendor == "postgresql":
-        # Most rows of a big import are new: one query with one array parameter (cheap to send
-        # and to plan) finds and locks the known ones, through the index (see any_array: 16 ms
-        # per chunk at 100,000 new leads, where the plan for 5,000 literal addresses read and
-        # lower-cased the whole table in 70 ms).
-        quote = connection.ops.quote_name
-        email = quote(str(Lead._meta.get_field("email").column))
-        with connection.cursor() as cursor:
-            # Only quoted names are formatted in; the addresses travel as one parameter.
-            cursor.execute(
-                f"SELECT lower({email}), id, stage FROM {quote(Lead._meta.db_table)} "  # noqa: S608
-                f"WHERE lower({email}) = {any_array('text[]')}{' FOR UPDATE' if lock else ''}",
-                [array_literal(emails)],
-            )
-            return {address: (lead_id, stage) for address, lead_id, stage in cursor.fetchall()}
-    leads = Lead.objects.annotate(email_lower=Lower("email")).filter(email_lower__in=emails)
-    found = (leads.select_for_update() if lock else leads).values_list("email_lower", "id", "stage")
-    return {address: (lead_id, stage) for address, lead_id, stage in found}
+    if connection.vendor != "postgresql":
+        leads = Lead.objects.annotate(address=Lower("email")).filter(address__in=emails)
+        found = (leads.select_for_update() if lock else leads).values("address", *columns)
+        return {values.pop("address"): values for values in found}
+    # Most rows of a big import are new: one query with one array parameter (cheap to send and
+    # to plan) finds the known ones through the index (see any_array: 16 ms per chunk at
+    # 100,000 new leads, where the plan for 5,000 literal addresses read and lower-cased the
+    # whole table in 70 ms; the ORM's IN list of their ids took longer to compose than to run).
+    quote = connection.ops.quote_name
+    selected = ", ".join(quote(str(cast(models.Field, Lead._meta.get_field(name)).column)) for name in columns)
+    email = quote(str(Lead._meta.get_field("email").column))
+    found_rows: dict[str, dict[str, Any]] = {}
+    with connection.cursor() as cursor:
+        # Only quoted names are formatted in; the addresses travel as one parameter.
+        cursor.execute(
+            f"SELECT lower({email}), {selected} FROM {quote(Lead._meta.db_table)} "  # noqa: S608
+            f"WHERE lower({email}) = {any_array('text[]')}{' FOR UPDATE' if lock else ''}",
+            [array_literal(emails)],
+        )
+        for address, *values in cursor.fetchall():
+            row = dict(zip(columns, values, strict=True))
+            if isinstance(row.get("attributes"), str):
+                row["attributes"] = json_value(row["attributes"])
+            found_rows[address] = row
+    return found_rows
 
 
 def _apply(lead: Lead, clean: csv_rows.CleanRow, now: datetime.datetime) -> None:
