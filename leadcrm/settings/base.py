@@ -221,6 +221,8 @@ REST_FRAMEWORK = {
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 # How long an API token's user and permissions stay cached (dropped at once when they change).
 API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=60)
+docs_font = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
+docs_code_font = 'SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace'
 SPECTACULAR_SETTINGS = {
     "TITLE": "LeadCRM API",
     "VERSION": "1.0.0",
@@ -243,6 +245,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Redoc's default fonts come from Google Fonts; the docs use the system's own
+    # (templates/drf_spectacular/redoc.html leaves out the font links).
+    "REDOC_UI_SETTINGS": {
+        "theme": {
+            "typography": {
+                "fontFamily": docs_font,
+                "headings": {"fontFamily": docs_font},
+                "code": {"fontFamily": docs_code_font},
+            }
+        }
+    },
 }
 
 # Demo data: the password of the demo users that seed_demo creates.
