@@ -1,11 +1,12 @@
 """The Celery app and the beat schedule."""
 
-import gc
 import os
 from typing import Any
 
 from celery import Celery
 from celery.signals import worker_init, worker_process_init
+
+from core.process import settle_long_lived_objects
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "leadcrm.settings.base")
 
@@ -16,10 +17,10 @@ app.autodiscover_tasks()
 
 @worker_init.connect
 @worker_process_init.connect
-def _freeze_loaded_objects(**_: Any) -> None:
+def _settle_loaded_objects(**_: Any) -> None:
     """What a worker has loaded when it starts lives as long as it: keep it out of the garbage
     collector's full passes (a CSV import allocates enough to set them off every few chunks)."""
-    gc.freeze()
+    settle_long_lived_objects()
 
 
 # Periodic work. Each entry is a thin task that claims due rows from the database.
