@@ -23,7 +23,10 @@ def webhooks_scan() -> None:
 @shared_task(bind=True, name="intake.webhook_deliver", max_retries=webhooks.MAX_ATTEMPTS - 1)
 def webhook_deliver(self, delivery_id: int) -> None:  # type: ignore[no-untyped-def]
     try:
-        webhooks.webhook_deliver(delivery_id=delivery_id, final_attempt=self.request.retries >= self.max_retries)
+        webhooks.webhook_deliver(
+            delivery_id=delivery_id,
+            final_attempt=self.request.retries >= self.max_retries,
+            retries=self.request.retries,
+        )
     except webhooks.TransientWebhookError as exc:
-        # 30 s, 1, 2, 4, 8 min: short enough to stay far below the broker's visibility timeout.
-        raise self.retry(exc=exc, countdown=min(30 * 2**self.request.retries, 480)) from exc
+        raise self.retry(exc=exc, countdown=webhooks.retry_delay(self.request.retries)) from exc

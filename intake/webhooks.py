@@ -11,7 +11,9 @@ stage change committed late by a slower transaction is still announced; a unique
 How they are sent: the ``intake.webhook_deliver`` task POSTs the JSON body with
 ``X-LeadCRM-Signature: t=<unix time>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>``, retrying
 transient failures (network errors, timeouts, 408, 429, 5xx) with exponential backoff, up to
-``MAX_ATTEMPTS``. Every attempt's status and response are stored on the delivery.
+``MAX_ATTEMPTS``. Every attempt is logged on the delivery (time, HTTP status or error, how
+long it took, the start of the response), with the time of the next try while it retries;
+``webhook_deliveries_resend`` sends chosen deliveries again (the admin's "Send again").
 """
 
 import datetime
@@ -38,6 +40,14 @@ SCAN_OVERLAP_IDS = 500
 SCAN_BATCH = 5000
 SIGNATURE_HEADER = "X-LeadCRM-Signature"
 TRANSIENT_STATUSES = {408, 425, 429, 500, 502, 503, 504}
+ATTEMPTS_LOGGED = 20
+RESPONSE_LOGGED = 500
+
+
+def retry_delay(retries: int) -> int:
+    """Seconds before the next try after ``retries`` retries: 30 s, 1, 2, 4, 8 min (far below the
+    broker's visibility timeout)."""
+    return min(30 * 2**retries, 480)
 
 
 class TransientWebhookError(Exception):
@@ -176,12 +186,13 @@ def _enqueue(ids: list[int]) -> None:
         webhook_deliver.delay(delivery_id)
 
 
-def webhook_deliver(*, delivery_id: int, final_attempt: bool = False) -> WebhookDelivery:
-    """POST one delivery. Raises ``TransientWebhookError`` when a later try may succeed (the task retries);
-    on the last try, or on a permanent refusal, the delivery is marked failed."""
+def webhook_deliver(*, delivery_id: int, final_attempt: bool = False, retries: int = 0) -> WebhookDelivery:
+    """POST one delivery. Raises ``TransientWebhookError`` when a later try may succeed (the task
+    retries after ``retry_delay(retries)``); on the last try (``final_attempt``), or on a permanent
+    refusal, the delivery is marked failed."""
     claimed = WebhookDelivery.objects.filter(
         pk=delivery_id, status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING]
-    ).update(status=WebhookDelivery.Status.RETRYING)
+    ).update(status=WebhookDelivery.Status.RETRYING, next_attempt_at=None)
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=delivery_id)
     if not claimed:
         return delivery  # already delivered or given up
@@ -202,6 +213,7 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool = False) -> Webhook
     status: int | None = None
     response_body = ""
     error = ""
+    started = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
             status = response.status
@@ -211,23 +223,52 @@ def webhook_deliver(*, delivery_id: int, final_attempt: bool = False) -> Webhook
         response_body = exc.read(2000).decode(errors="replace") if exc.fp else ""
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         error = f"{exc.__class__.__name__}: {getattr(exc, 'reason', exc)}"
+    took_ms = round((time.monotonic() - started) * 1000)
     now = timezone.now()
     transient = status is None or status in TRANSIENT_STATUSES
     if status is not None and 200 <= status < 300:
         new_status = WebhookDelivery.Status.SUCCEEDED
-    elif transient and not final_attempt and delivery.attempts + 1 < MAX_ATTEMPTS:
+    elif transient and not final_attempt:
         new_status = WebhookDelivery.Status.RETRYING
     else:
         new_status = WebhookDelivery.Status.FAILED
+    if not error and new_status != WebhookDelivery.Status.SUCCEEDED:
+        error = f"HTTP {status}"
+    attempt = {"at": now.isoformat(), "status": status, "error": error, "ms": took_ms}
+    attempt["response"] = response_body[:RESPONSE_LOGGED]
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         status=new_status,
         attempts=delivery.attempts + 1,
         response_status=status,
         response_body=response_body,
-        last_error=error or ("" if new_status == WebhookDelivery.Status.SUCCEEDED else f"HTTP {status}"),
+        last_error=error,
+        attempt_log=[*delivery.attempt_log, attempt][-ATTEMPTS_LOGGED:],
+        next_attempt_at=(
+            now + datetime.timedelta(seconds=retry_delay(retries))
+            if new_status == WebhookDelivery.Status.RETRYING
+            else None
+        ),
         delivered_at=now if new_status == WebhookDelivery.Status.SUCCEEDED else None,
     )
     delivery.refresh_from_db()
     if new_status == WebhookDelivery.Status.RETRYING:
         raise TransientWebhookError(delivery.last_error)
     return delivery
+
+
+def webhook_deliveries_resend(*, delivery_ids: list[int]) -> list[int]:
+    """Send these deliveries again, each with a new round of tries (a receiver that was down or
+    refused them is fixed now). Deliveries being sent or waiting for their next try are left to
+    it. Returns the ids queued; the attempt log keeps the earlier tries."""
+    with transaction.atomic():
+        ids = list(
+            WebhookDelivery.objects.filter(pk__in=delivery_ids)
+            .exclude(status__in=[WebhookDelivery.Status.PENDING, WebhookDelivery.Status.RETRYING])
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            status=WebhookDelivery.Status.PENDING, next_attempt_at=None, delivered_at=None
+        )
+        transaction.on_commit(lambda: _enqueue(ids))
+    return ids

@@ -134,6 +134,27 @@ def test_transient_errors_are_retried_until_delivered(receiver, retries_run_eage
         "succeeded", 3, 200, "ok",
     )  # fmt: skip
     assert len(receiver.requests) == 3
+    # The delivery's log keeps every try, the failed ones too.
+    assert [(a["status"], a["error"], a["response"]) for a in delivery.attempt_log] == [
+        (503, "HTTP 503", "try later"), (502, "HTTP 502", "try later"), (200, "", "ok"),
+    ]  # fmt: skip
+    assert delivery.next_attempt_at is None
+
+
+def test_a_delivery_waiting_to_be_tried_again_says_when(receiver):
+    _endpoint(receiver.url, events=["lead.created"])
+    receiver.statuses = [503]
+    lead_create(email="later@example.com")
+    (delivery_id,) = webhooks.webhooks_scan()
+    before = timezone.now()
+
+    with pytest.raises(webhooks.TransientWebhookError):
+        webhooks.webhook_deliver(delivery_id=delivery_id, retries=2)  # the third try: 2 min to the next
+
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == "retrying"
+    wait = (delivery.next_attempt_at - before).total_seconds()
+    assert webhooks.retry_delay(2) == 120 and 120 <= wait <= 125
 
 
 def test_permanent_refusal_is_not_retried(receiver, retries_run_eagerly):
@@ -183,3 +204,58 @@ def test_endpoint_needs_known_events():
         )
     assert exc.value.message_dict == {"events": ["Choose from: lead.created, lead.stage_changed, lead.became_hot."]}
     assert WebhookEndpoint.objects.count() == 0
+
+
+def test_a_failed_delivery_is_sent_again_with_its_earlier_tries_kept(receiver, retries_run_eagerly):
+    _endpoint(receiver.url, events=["lead.created"])
+    receiver.statuses = [410]  # the receiver refused it, then was fixed
+    lead_create(email="again@example.com")
+    (delivery_id,) = webhooks.webhooks_scan()
+    tasks.webhook_deliver.apply(args=[delivery_id])
+    assert WebhookDelivery.objects.get().status == "failed"
+
+    queued = webhooks.webhook_deliveries_resend(delivery_ids=[delivery_id])
+    assert queued == [delivery_id]
+    tasks.webhook_deliver.apply(args=[delivery_id])
+
+    delivery = WebhookDelivery.objects.get()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("succeeded", 2, "")
+    assert [a["status"] for a in delivery.attempt_log] == [410, 200]
+    assert len(receiver.requests) == 2
+    # The receiver tells the two apart from a new event by the same id.
+    assert len({json.loads(r["body"])["id"] for r in receiver.requests}) == 1
+
+
+def test_a_delivery_still_being_tried_is_not_queued_twice():
+    endpoint = _endpoint("http://127.0.0.1:9/nothing-listens", events=["lead.created"])
+    waiting = WebhookDelivery.objects.create(
+        endpoint=endpoint, event="lead.created", origin="stagechange:1", status="retrying", created_at=timezone.now()
+    )
+
+    assert webhooks.webhook_deliveries_resend(delivery_ids=[waiting.pk]) == []
+    assert WebhookDelivery.objects.get().status == "retrying"
+
+
+def test_a_marketer_sends_failed_deliveries_again_from_the_admin(client, django_capture_on_commit_callbacks):
+    from tests.factories import marketer, rep
+
+    endpoint = _endpoint("http://127.0.0.1:9/nothing-listens", events=["lead.created"])
+    failed = WebhookDelivery.objects.create(
+        endpoint=endpoint, event="lead.created", origin="stagechange:1", status="failed", attempts=6,
+        attempt_log=[{"at": "2026-11-23T04:00:00+00:00", "status": None, "error": "URLError: refused", "ms": 3}],
+        created_at=timezone.now(),
+    )  # fmt: skip
+    client.force_login(rep())  # not staff: the admin sends a rep to its login page
+    assert client.get(f"/admin/intake/webhookdelivery/{failed.pk}/change/").status_code == 302
+
+    client.force_login(marketer())
+    page = client.get(f"/admin/intake/webhookdelivery/{failed.pk}/change/").content.decode()
+    assert "URLError: refused" in page  # the tries, in a table
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(
+            "/admin/intake/webhookdelivery/", {"action": "send_again", "_selected_action": [failed.pk]}, follow=True
+        )
+
+    assert "1 delivery queued to be sent again." in response.content.decode()
+    assert WebhookDelivery.objects.get().status == "pending"
+    assert len(queued) == 1
