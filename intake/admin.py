@@ -1,15 +1,21 @@
+from urllib.parse import urljoin
+
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.html import escape, format_html, format_html_join
 
 from core.admin import ViewOnlyAdmin
 from intake import capture
 from intake.models import CaptureForm, CsvImport, FormSubmission, MergeRecord, WebhookDelivery, WebhookEndpoint
 from intake.services import attribute_types, capture_form_save
-from intake.webhooks import webhook_endpoint_save
+from intake.webhooks import webhook_deliveries_resend, webhook_endpoint_save
 
 
 class CaptureFormAdminForm(forms.ModelForm):
@@ -30,6 +36,18 @@ class CaptureFormAdminForm(forms.ModelForm):
         if problems:
             raise ValidationError(problems)
         return value
+
+
+def embed_snippet(form: CaptureForm, root: str) -> str:
+    """The HTML a website pastes to show ``form``, LeadCRM being at ``root`` (no trailing slash)."""
+    frame = root + reverse("capture_form_embed", args=[form.slug])
+    # The file's own name, not the hashed one of a deploy: a pasted snippet must keep working.
+    script = urljoin(root + "/", settings.STATIC_URL) + "intake/embed.js"
+    return (
+        f'<iframe src="{escape(frame)}" title="{escape(form.title or form.name)}" data-leadcrm-form '
+        'style="border:0;width:100%;min-height:560px"></iframe>\n'
+        f'<script src="{escape(script)}"></script>'
+    )
 
 
 @admin.register(CaptureForm)
@@ -70,16 +88,25 @@ class CaptureFormAdmin(admin.ModelAdmin):
         url = reverse("capture_form", args=[obj.slug])
         return format_html('<a href="{}" target="_blank" rel="noopener">{}</a>', url, url)
 
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> CaptureForm | None:
+        form = super().get_object(request, object_id, from_field)
+        if form is not None:
+            form.site_root = request.build_absolute_uri("/")  # type: ignore[attr-defined]  # for the snippet
+        return form
+
     @admin.display(description="snippet for your site")
     def embed_snippet(self, obj: CaptureForm) -> str:
         if not obj.pk:
             return "Save the form first."
-        url = reverse("capture_form_embed", args=[obj.slug])
-        snippet = (
-            f'<iframe src="https://YOUR-LEADCRM-HOST{url}" title="{obj.name}" '
-            'style="border:0;width:100%;min-height:560px"></iframe>'
+        root = getattr(obj, "site_root", "https://YOUR-LEADCRM-HOST/").rstrip("/")
+        snippet = embed_snippet(obj, root)
+        return format_html(
+            '<textarea readonly rows="4" cols="90" class="vLargeTextField" onclick="this.select()">{}</textarea>'
+            '<div class="help">Paste it where the form goes. The script passes the page\'s UTM parameters '
+            "and referrer to the form, fits the frame to the form and follows the form's redirect; "
+            "without it the form still works in a frame of fixed height.</div>",
+            snippet,
         )
-        return format_html("<code>{}</code>", snippet)
 
     def save_model(self, request: HttpRequest, obj: CaptureForm, form: forms.ModelForm, change: bool) -> None:
         capture_form_save(form=obj)
@@ -87,10 +114,14 @@ class CaptureFormAdmin(admin.ModelAdmin):
 
 @admin.register(FormSubmission)
 class FormSubmissionAdmin(ViewOnlyAdmin):
-    list_display = ["form", "lead", "submitted_at", "created_lead"]
+    list_display = ["form", "lead", "submitted_at", "created_lead", "gave_consent"]
     list_filter = ["form", "created_lead"]
     raw_id_fields = ["lead"]
     date_hierarchy = "submitted_at"
+
+    @admin.display(description="consent", boolean=True)
+    def gave_consent(self, obj: FormSubmission) -> bool:
+        return bool(obj.consent_text)
 
 
 @admin.register(CsvImport)
@@ -135,11 +166,64 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         webhook_endpoint_save(endpoint=obj)
 
 
+def _local_time(iso: str) -> str:
+    moment = parse_datetime(iso) if iso else None
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M:%S}" if moment else iso  # tries can be seconds apart
+
+
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["event", "endpoint", "lead_id", "status", "attempts", "response_status", "created_at"]
+    list_display = [
+        "event", "endpoint", "lead_id", "status", "attempts", "response_status", "next_attempt_at", "created_at",
+    ]  # fmt: skip
     list_filter = ["status", "event", "endpoint"]
-    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
+    readonly_fields = [f.name for f in WebhookDelivery._meta.fields if f.name != "attempt_log"] + ["tries"]
+    exclude = ["attempt_log"]  # shown as the "tries" table
+    actions = ["send_again"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WebhookDelivery | None = None) -> bool:
+        return False  # a record of what was sent; "Send again" is the only change
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("intake.change_webhookdelivery")
+
+    @admin.action(description="Send again", permissions=["resend"])
+    def send_again(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
+        chosen = list(queryset.values_list("id", flat=True))
+        queued = webhook_deliveries_resend(delivery_ids=chosen)
+        if queued:
+            noun = "delivery" if len(queued) == 1 else "deliveries"
+            self.message_user(request, f"{len(queued)} {noun} queued to be sent again.", messages.SUCCESS)
+        if len(queued) < len(chosen):
+            left = len(chosen) - len(queued)
+            self.message_user(
+                request,
+                f"{left} left as they are: still being sent or waiting for their next try.",
+                messages.WARNING,
+            )
+
+    @admin.display(description="tries")
+    def tries(self, obj: WebhookDelivery) -> str:
+        if not obj.attempt_log:
+            return "Not tried yet."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{} ms</td><td><code>{}</code></td></tr>",
+            (
+                (
+                    _local_time(attempt.get("at", "")),
+                    attempt.get("status") or "",
+                    attempt.get("ms", ""),
+                    attempt.get("error") or attempt.get("response", ""),
+                )
+                for attempt in obj.attempt_log
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>at</th><th>HTTP status</th><th>took</th><th>error or response</th></tr>"
+            "</thead><tbody>{}</tbody></table>",
+            rows,
+        )

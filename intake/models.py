@@ -75,13 +75,16 @@ class CaptureForm(TimeStampedModel):
 
 
 class FormSubmission(models.Model):
-    """One accepted submission of a capture form; holds no personal data beyond the lead link."""
+    """One accepted submission of a capture form; holds no personal data beyond the lead link.
+    When the person ticked the marketing-consent box, ``consent_text`` keeps the words they
+    agreed to (a form's text may change later): the record of that consent."""
 
     form = models.ForeignKey(CaptureForm, on_delete=models.CASCADE, related_name="submissions")
     lead = models.ForeignKey(Lead, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     submitted_at = models.DateTimeField(db_index=True)
     created_lead = models.BooleanField(default=False)
     tracking = models.JSONField(default=dict, blank=True)
+    consent_text = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-submitted_at", "-id"]
@@ -228,6 +231,9 @@ class WebhookDelivery(models.Model):
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     response_body = models.TextField(blank=True)
     last_error = models.TextField(blank=True)
+    # Every try, newest last: {"at", "status", "error", "ms", "response"} (the last 20 kept).
+    attempt_log = models.JSONField(default=list, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
 

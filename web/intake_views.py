@@ -4,9 +4,11 @@ Thin views: they read through selectors, write through ``intake`` services.
 """
 
 import csv
+import dataclasses
 import datetime
 import itertools
 import json
+import math
 import re
 import time
 from collections.abc import Iterable
@@ -43,6 +45,7 @@ from intake.models import CaptureForm, CsvImport
 from intake.services import capture_form_check, capture_form_specs, capture_form_submit
 from leads.models import Lead, LeadSource
 from leads.selectors import LeadFilters, lead_get_for_user
+from web.forms import LeadFilterForm
 
 TOKEN_SALT = "intake.capture-form"  # noqa: S105 - a signing namespace
 TOKEN_MAX_AGE = 24 * 3600
@@ -59,10 +62,12 @@ def _client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
-def _rate_limited(request: HttpRequest) -> bool:
-    """Fixed-window counter per client address in the shared cache (Redis when REDIS_URL is set)."""
+def _rate_limited(request: HttpRequest) -> int:
+    """Fixed-window counter per client address in the shared cache (Redis when REDIS_URL is set):
+    0 when the submission may go on, else the seconds until the window ends (``Retry-After``)."""
     limit, window = _setting("INTAKE_RATE_LIMIT", (10, 60))
-    bucket = int(time.time() // window)
+    now = time.time()
+    bucket = int(now // window)
     prefix = _setting("INTAKE_RATE_LIMIT_PREFIX", "intake:capture")
     key = f"{prefix}:{_client_ip(request)}:{bucket}"
     cache.add(key, 0, timeout=window + 5)
@@ -71,11 +76,38 @@ def _rate_limited(request: HttpRequest) -> bool:
     except ValueError:  # evicted between add and incr
         cache.set(key, 1, timeout=window + 5)
         count = 1
-    return count > limit
+    return max(1, math.ceil((bucket + 1) * window - now)) if count > limit else 0
 
 
-def _make_token(now: float | None = None) -> str:
-    return signing.dumps({"t": now if now is not None else time.time()}, salt=TOKEN_SALT, compress=False)
+def _make_token(form: CaptureForm, now: float | None = None) -> str:
+    """A signed render token: when ``form`` was shown (the time trap), and which form it was."""
+    payload = {"t": now if now is not None else time.time(), "f": form.pk}
+    return signing.dumps(payload, salt=TOKEN_SALT, compress=False)
+
+
+def _rendered_at(token: Any, form: CaptureForm) -> float | None:
+    """When ``form`` gave out this token, or None when it did not (or the token expired)."""
+    try:
+        return _token_time(token, form)
+    except signing.BadSignature:  # SignatureExpired too
+        return None
+
+
+def _token_time(token: Any, form: CaptureForm) -> float | None:
+    """When ``form`` gave out this token; None when it is no token of this form. Raises
+    ``SignatureExpired`` for a token of ours past its age."""
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        payload = signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)
+    except signing.SignatureExpired:
+        raise
+    except signing.BadSignature:
+        return None
+    try:
+        return float(payload["t"]) if payload["f"] == form.pk else None
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _token_problem(token: Any, form: CaptureForm) -> str | None:
@@ -86,10 +118,10 @@ def _token_problem(token: Any, form: CaptureForm) -> str | None:
             "(a script takes a fresh one from ?format=json) and submit it with the token."
         )
     try:
-        rendered_at = float(signing.loads(token, salt=TOKEN_SALT, max_age=TOKEN_MAX_AGE)["t"])
+        rendered_at = _token_time(token, form)
     except signing.SignatureExpired:
         return "The form expired. Please submit it again."
-    except (signing.BadSignature, KeyError, TypeError, ValueError):
+    if rendered_at is None:
         return f"The form's token ({capture.TOKEN_FIELD}) is not one this form gave out. Load the form again."
     if time.time() - rendered_at < form.min_fill_seconds:
         return "That was quicker than a person can type. Please check the form and submit it again."
@@ -113,13 +145,17 @@ def _wants_json(request: HttpRequest) -> bool:
     return _is_json(request) or request.GET.get("format") == "json"
 
 
-def _json(body: dict[str, Any], status: int = 200) -> JsonResponse:
-    response = JsonResponse(body, status=status)
-    # The JSON variant is meant to be posted from other sites' scripts.
+def _cors(response: HttpResponse) -> HttpResponse:
+    # The JSON variant is meant to be read and posted from other sites' scripts.
     response["Access-Control-Allow-Origin"] = "*"
     response["Access-Control-Allow-Headers"] = "Content-Type"
     response["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+    response["Access-Control-Max-Age"] = "86400"
     return response
+
+
+def _json(body: dict[str, Any], status: int = 200) -> HttpResponse:
+    return _cors(JsonResponse(body, status=status))
 
 
 def _field_rows(specs: list[capture.FieldSpec], values: dict[str, Any], errors: dict[str, Any]) -> list[dict]:
@@ -143,43 +179,67 @@ def _error_lists(exc: ValidationError) -> dict[str, list[str]]:
     return {"__all__": list(exc.messages)}
 
 
+def _unavailable(request: HttpRequest, template: str) -> HttpResponse:
+    """A form that does not exist, is switched off or is broken: 404, said plainly, in the shape
+    asked for (an embedded form's page around it shows the message, not a broken frame)."""
+    message = "This form is not accepting submissions."
+    if _wants_json(request):
+        return _json({"detail": message}, status=404)
+    return render(request, template, {"unavailable": message, "embed": template.endswith("embed.html")}, status=404)
+
+
+def _field_json(spec: capture.FieldSpec) -> dict[str, Any]:
+    field: dict[str, Any] = {"name": spec.html_name, "label": spec.label, "type": spec.input_type}
+    field["required"] = spec.required
+    if spec.input_type == "select":
+        field["choices"] = list(spec.choices)
+    return field
+
+
 def _capture(request: HttpRequest, slug: str, template: str) -> HttpResponse:
+    if request.method == "OPTIONS":
+        # A browser asks this before a script on another site posts JSON (CORS preflight).
+        return _cors(HttpResponse(status=204))
     form = CaptureForm.objects.select_related("source", "campaign").filter(slug=slug, is_active=True).first()
     if form is None:
-        raise Http404("No such form.")
-    if request.method == "OPTIONS":
-        return _json({}, status=204) if _wants_json(request) else HttpResponse(status=204)
+        return _unavailable(request, template)
     try:
         specs = capture_form_specs(form=form)
     except ValidationError:
-        raise Http404("This form is not available.") from None
-    if request.method == "GET":
+        return _unavailable(request, template)
+    if request.method in ("GET", "HEAD"):
         if _wants_json(request):
             return _json(
                 {
                     "slug": form.slug,
                     "title": form.title or form.name,
-                    "fields": [
-                        {"name": s.html_name, "label": s.label, "type": s.input_type, "required": s.required}
-                        for s in specs
-                    ],
+                    "fields": [_field_json(spec) for spec in specs],
                     "consent_text": form.consent_text,
-                    "token": _make_token(),
+                    "token": _make_token(form),
                     "token_field": capture.TOKEN_FIELD,
                     "honeypot_field": capture.HONEYPOT_FIELD,
                 }
             )
-        tracking = capture.tracking_from(request.GET.dict(), referrer=request.headers.get("referer", ""))
+        # An embedded form gets the host page's address and its visitor's referrer from the
+        # page's script (static/intake/embed.js) in its query string.
+        tracking = capture.tracking_from(
+            request.GET.dict(),
+            referrer=request.headers.get("referer", ""),
+            landing_page=request.GET.get("landing_page", ""),
+        )
         return _render_form(request, form, template, specs, values={}, errors={}, tracking=tracking)
     if request.method != "POST":
-        return HttpResponse(status=405, headers={"Allow": "GET, POST, OPTIONS"})
+        return HttpResponse(status=405, headers={"Allow": "GET, HEAD, POST, OPTIONS"})
     as_json = _is_json(request)
     if _too_large(request):
         body = {"detail": "The submission is too large."}
         return _json(body, status=413) if as_json else HttpResponse(body["detail"], status=413)
-    if _rate_limited(request):
+    limited = _rate_limited(request)
+    if limited and as_json:
         body = {"detail": "Too many submissions from your address. Please try again in a minute."}
-        return _json(body, status=429) if as_json else HttpResponse(body["detail"], status=429)
+        response = _json(body, status=429)
+        response["Retry-After"] = str(limited)
+        return response
     if as_json:
         try:
             values = json.loads(request.body or b"{}")
@@ -187,15 +247,33 @@ def _capture(request: HttpRequest, slug: str, template: str) -> HttpResponse:
             return _json({"detail": "The body is not valid JSON."}, status=400)
         if not isinstance(values, dict):
             return _json({"detail": "Send one JSON object with the form's fields."}, status=400)
+        # Custom attributes may come as the lead API sends them: {"attributes": {"plan": "Pro"}}.
+        nested = values.get("attributes")
+        if isinstance(nested, dict):
+            for key, value in nested.items():
+                values.setdefault(f"{capture.ATTRIBUTE_PREFIX}{key}".replace(".", "__"), value)
     else:
         values = request.POST.dict()
-    tracking_input = values.get("utm") if isinstance(values.get("utm"), dict) else values
+    # Tracking keys may come at the top level, in a "utm" object, or both (the object wins).
+    tracking_input = {k: v for k, v in values.items() if isinstance(v, str)}
+    if isinstance(values.get("utm"), dict):
+        tracking_input.update(values["utm"])
     tracking = capture.tracking_from(
         {k: v for k, v in tracking_input.items() if isinstance(v, str)},
         # A page's POST comes from the form itself: its referrer was kept in a hidden field at GET.
         referrer=request.headers.get("referer", "") if as_json else "",
         landing_page=values.get("landing_page", "") if isinstance(values.get("landing_page"), str) else "",
     )
+    token = values.get(capture.TOKEN_FIELD)
+    if limited:
+        # The person's answers stay in the form; they only need to wait.
+        message = f"Too many submissions from your address. Please wait {limited} seconds and send the form again."
+        response = _render_form(
+            request, form, template, specs, values=values, errors={"__all__": [message]}, tracking=tracking,
+            status=429, token=token,
+        )  # fmt: skip
+        response["Retry-After"] = str(limited)
+        return response
     if values.get(capture.HONEYPOT_FIELD):
         # A bot filled the hidden field: look successful, keep nothing.
         return _success(request, form, as_json, template, created=False)
@@ -209,24 +287,42 @@ def _capture(request: HttpRequest, slug: str, template: str) -> HttpResponse:
             errors = _error_lists(exc)
         errors["__all__"] = [problem, *errors.get("__all__", [])]
         if as_json:
-            return _json({"detail": problem, "errors": {**errors, capture.TOKEN_FIELD: [problem]}}, status=400)
-        return _render_form(request, form, template, specs, values=values, errors=errors, tracking=tracking, status=400)
+            named = {**_posted_names(errors, specs), capture.TOKEN_FIELD: [problem]}
+            return _json({"detail": problem, "errors": named}, status=400)
+        # A token this form gave out is shown again, so the time since the form first appeared
+        # keeps counting: a quick person is not refused twice.
+        return _render_form(
+            request, form, template, specs, values=values, errors=errors, tracking=tracking, status=400, token=token
+        )
     try:
         result = capture_form_submit(form=form, values=values, tracking=tracking)
     except ValidationError as exc:
         errors = _error_lists(exc)
         if as_json:
-            return _json({"detail": "Please correct the fields named in errors.", "errors": errors}, status=400)
-        return _render_form(request, form, template, specs, values=values, errors=errors, tracking=tracking, status=400)
+            named = _posted_names(errors, specs)
+            return _json({"detail": "Please correct the fields named in errors.", "errors": named}, status=400)
+        return _render_form(
+            request, form, template, specs, values=values, errors=errors, tracking=tracking, status=400, token=token
+        )
     return _success(request, form, as_json, template, created=result.created)
+
+
+def _posted_names(errors: dict[str, list[str]], specs: list[capture.FieldSpec]) -> dict[str, list[str]]:
+    """Errors keyed by the names a script posts (``attributes__plan``), as ``?format=json`` lists them."""
+    names = {spec.key: spec.html_name for spec in specs}
+    return {names.get(key, key): messages for key, messages in errors.items()}
 
 
 def _success(request: HttpRequest, form: CaptureForm, as_json: bool, template: str, *, created: bool) -> HttpResponse:
     if as_json:
         return _json({"ok": True, "message": form.thank_you_message, "redirect_url": form.redirect_url or None}, 201)
-    if form.redirect_url:
+    embed = template.endswith("embed.html")
+    if form.redirect_url and not embed:
         return HttpResponseRedirect(form.redirect_url)
-    return render(request, template, {"form": form, "done": True, "embed": template.endswith("embed.html")})
+    # A frame may not move the page around it: the embedded thank-you asks the page to follow the
+    # redirect (static/intake/embed.js) and offers a link for a page without the script.
+    context = {"form": form, "done": True, "embed": embed, "redirect_url": form.redirect_url}
+    return render(request, template, context)
 
 
 def _render_form(
@@ -239,14 +335,16 @@ def _render_form(
     errors: dict[str, list[str]],
     tracking: dict[str, str],
     status: int = 200,
+    token: Any = None,
 ) -> HttpResponse:
+    """The form (again); ``token``, the one submitted, is kept when this form gave it out."""
     context = {
         "form": form,
         "rows": _field_rows(specs, values, errors),
         "form_errors": errors.get("__all__", []),
         "has_errors": bool(errors),
         "tracking": tracking,
-        "token": _make_token(),
+        "token": token if _rendered_at(token, form) is not None else _make_token(form),
         "token_field": capture.TOKEN_FIELD,
         "honeypot_field": capture.HONEYPOT_FIELD,
         "embed": template.endswith("embed.html"),
@@ -436,16 +534,13 @@ def _csv_response(rows: Iterable[list[str]], filename: str) -> StreamingHttpResp
 # ---------------------------------------------------------------- CSV export
 
 
-def _filters_from(query: QueryDict) -> LeadFilters:
-    min_score = query.get("min_score", "")
-    return LeadFilters(
-        q=query.get("q", "")[:200],
-        stage=query.get("stage", ""),
-        temperature=query.get("temperature", ""),
-        owner=query.get("owner", ""),
-        source=query.get("source", ""),
-        min_score=int(min_score) if is_whole_number(min_score) else None,
-        sort=query.get("sort", "score"),
+def _export_filters(request: HttpRequest) -> LeadFilters:
+    """The filters of the list the export link was on, read as the list reads them (a value
+    the list ignores, such as another rep as owner for a rep, the export ignores too)."""
+    filters = LeadFilterForm(request.GET or None, user=request.user).filters()  # type: ignore[arg-type]
+    min_score = request.GET.get("min_score", "")
+    return dataclasses.replace(
+        filters, q=filters.q[:200], min_score=int(min_score) if is_whole_number(min_score) else None
     )
 
 
@@ -453,7 +548,7 @@ def _filters_from(query: QueryDict) -> LeadFilters:
 @permission_required("intake.export_leads", raise_exception=True)
 def lead_export_csv(request: HttpRequest) -> StreamingHttpResponse:
     """The /leads/ list with the same filters, as CSV, limited to what the user can see."""
-    rows = intake_selectors.lead_export_rows(user=request.user, filters=_filters_from(request.GET))
+    rows = intake_selectors.lead_export_rows(user=request.user, filters=_export_filters(request))
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     return _csv_response(rows, f"leads-{stamp}.csv")
 
@@ -556,19 +651,45 @@ def _merge_rows(survivor: Any, other: Any, choices: dict[str, str]) -> list[dict
     return rows
 
 
+def _seen(source: QueryDict, survivor: Lead, other: Lead) -> dict[int, str]:
+    """What the page showed of each lead (``merge_fingerprint``), from the form's hidden fields
+    (a post without them is not checked)."""
+    fields = ((survivor, "seen_survivor"), (other, "seen_other"))
+    return {lead.pk: str(source.get(name)) for lead, name in fields if name in source}
+
+
 @login_required
 @permission_required(MERGE_PERM, raise_exception=True)
 def lead_merge(request: HttpRequest) -> HttpResponse:
     """Side by side: pick the surviving lead and, field by field, which value to keep."""
     source = request.POST if request.method == "POST" else request.GET
-    survivor = lead_get_for_user(user=request.user, lead_id=source.get("survivor"))
-    other = lead_get_for_user(user=request.user, lead_id=source.get("other"))
+    try:
+        survivor = lead_get_for_user(user=request.user, lead_id=source.get("survivor"))
+        other = lead_get_for_user(user=request.user, lead_id=source.get("other"))
+    except Http404:
+        # A lead merged away already: say where it went.
+        record = intake_selectors.merge_record_of(user=request.user, lead_id=source.get("other"))
+        record = record or intake_selectors.merge_record_of(user=request.user, lead_id=source.get("survivor"))
+        if record is None:
+            raise
+        actor = record.actor
+        context = {"merged": record, "by": (actor.get_full_name() or actor.get_username()) if actor else ""}
+        return render(request, "intake/merge.html", context, status=404)
     errors: list[str] = []
+    blocked = ""
+    if survivor.pk == other.pk:
+        blocked = "Choose two different leads."
+    elif erased := next((lead for lead in (survivor, other) if lead.is_erased), None):
+        blocked = f"Lead #{erased.pk} was erased on request; it cannot be merged."
     choices = {field: source.get(f"choose_{field}", "") for field in intake_services.MERGE_FIELDS}
-    if request.method == "POST":
+    if request.method == "POST" and not blocked:
         try:
             record = intake_services.lead_merge(
-                survivor=survivor, other=other, choices={k: v for k, v in choices.items() if v}, actor=request.user
+                survivor=survivor,
+                other=other,
+                choices={k: v for k, v in choices.items() if v},
+                actor=request.user,
+                seen=_seen(source, survivor, other),
             )
         except ValidationError as exc:
             errors = [m for msgs in _error_lists(exc).values() for m in msgs]
@@ -578,7 +699,11 @@ def lead_merge(request: HttpRequest) -> HttpResponse:
     context = {
         "survivor": survivor,
         "other": other,
+        "stage_move": intake_services.merge_stage_move(survivor, other),
+        "seen_survivor": intake_services.merge_fingerprint(survivor),
+        "seen_other": intake_services.merge_fingerprint(other),
         **_merge_table(survivor, other, {k: v for k, v in choices.items() if v}),
-        "errors": errors,
+        "errors": [blocked] if blocked else errors,
+        "blocked": bool(blocked),
     }
-    return render(request, "intake/merge.html", context, status=400 if errors else 200)
+    return render(request, "intake/merge.html", context, status=400 if errors or blocked else 200)

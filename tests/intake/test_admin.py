@@ -79,3 +79,15 @@ def test_a_marketer_adds_a_webhook_endpoint_in_the_admin(client):
     endpoint = WebhookEndpoint.objects.get()
     assert (endpoint.name, sorted(endpoint.events)) == ("CRM sync", ["lead.became_hot", "lead.created"])
     assert client.get(f"/admin/intake/webhookendpoint/{endpoint.pk}/delete/").status_code == 200
+
+
+def test_the_embed_snippet_names_this_site_and_its_script(client):
+    client.force_login(marketer())
+    form = capture_form_ensure_demo()
+
+    page = client.get(f"/admin/intake/captureform/{form.pk}/change/").content.decode()
+
+    # Ready to paste: this site's address, not a placeholder, and the script's own file name
+    # (a hashed name would change with the next deploy and break pasted snippets).
+    assert "&lt;iframe src=&quot;http://testserver/f/contact/embed/&quot;" in page
+    assert "&lt;script src=&quot;http://testserver/static/intake/embed.js&quot;&gt;&lt;/script&gt;" in page

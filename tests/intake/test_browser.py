@@ -1,5 +1,6 @@
 """In a real browser: a visitor submits the public contact form; a marketer imports a messy CSV."""
 
+import re
 import threading
 
 import pytest
@@ -160,3 +161,187 @@ def _import_messy_csv(page, live_server, artifacts_dir, upload) -> str:
     with page.expect_download() as download:
         page.get_by_role("link", name="Download them as CSV").click()
     return download.value.suggested_filename
+
+
+class _HostSite:
+    """A company website on another origin than LeadCRM's, serving fixed pages."""
+
+    def __init__(self, pages: dict[str, str]) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the name http.server calls
+                body = pages.get(self.path.split("?")[0])
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write((body or "not here").encode())
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _embedded_form(slug: str, **fields) -> CaptureForm:
+    return CaptureForm.objects.create(
+        name=f"Embedded {slug}",
+        slug=slug,
+        title="Talk to sales",
+        fields=[{"key": "email", "label": "Work e-mail", "required": True}, {"key": "company", "label": "Company"}],
+        source=LeadSourceFactory(name=f"Website {slug}"),
+        min_fill_seconds=0,
+        **fields,
+    )
+
+
+def test_a_form_embedded_on_another_site_fits_its_frame_and_keeps_the_visit_s_attribution(live_server, artifacts_dir):
+    from intake.admin import embed_snippet
+
+    form = _embedded_form("embedded-demo")
+    host = _HostSite({"/pricing": f"<!doctype html><h1>Pricing</h1>{embed_snippet(form, live_server.url)}"})
+    landing = f"{host.url}/pricing?utm_source=ads&utm_campaign=winter&gclid=G-123"
+    try:
+        sizes = _in_browser(lambda page: _fill_embedded_form(page, landing, artifacts_dir))
+    finally:
+        host.close()
+
+    # The frame follows the form: shorter than the snippet's 560 px at first, taller with errors,
+    # and never less than what the form needs (no scrolling inside the frame).
+    assert sizes["first"]["frame"] < 560
+    assert sizes["with_errors"]["frame"] > sizes["first"]["frame"]
+    for size in sizes.values():
+        assert size["frame"] >= size["form"] >= size["frame"] - 2
+    lead = Lead.objects.get(email="embedded@example.com")
+    # The browser tells a framed form only the host's origin: the host page's script passes on
+    # the visit's UTM parameters, click id, referrer and landing page.
+    assert lead.first_touch_utm == {
+        "utm_source": "ads",
+        "utm_campaign": "winter",
+        "gclid": "G-123",
+        "referrer": "https://search.example/?q=crm",
+        "landing_page": landing,
+    }
+
+
+def _fill_embedded_form(page, landing, artifacts_dir) -> dict:
+    def sizes() -> dict:
+        page.wait_for_timeout(300)  # the frame reports its height on a message
+        frame_height = page.locator("iframe[data-leadcrm-form]").evaluate("frame => frame.clientHeight")
+        form_height = form.locator("body").evaluate("body => Math.ceil(body.getBoundingClientRect().height)")
+        return {"frame": frame_height, "form": form_height}
+
+    page.goto(landing, referer="https://search.example/?q=crm")
+    form = page.frame_locator("iframe[data-leadcrm-form]")
+    form.get_by_label("Work e-mail").wait_for()
+    measured = {"first": sizes()}
+    form.get_by_label("Work e-mail").fill("not an address")
+    form.get_by_role("button", name="Send").click()
+    form.locator(".invalid-feedback").first.wait_for()
+    measured["with_errors"] = sizes()
+    page.screenshot(path=str(artifacts_dir / "intake-embedded-form-error.png"), full_page=True)
+    form.get_by_label("Work e-mail").fill("embedded@example.com")
+    form.get_by_label("Company").fill("Framed Ltd")
+    form.get_by_role("button", name="Send").click()
+    form.locator("#capture-thanks").wait_for()
+    measured["thanks"] = sizes()
+    page.screenshot(path=str(artifacts_dir / "intake-embedded-form-thanks.png"), full_page=True)
+    return measured
+
+
+def test_an_embedded_form_keeps_what_was_typed_and_the_attribution_when_the_page_s_script_comes_late(live_server):
+    from intake.admin import embed_snippet
+
+    form = _embedded_form("embedded-late")
+    frame, script = embed_snippet(form, live_server.url).split("\n")
+    script_src = re.search(r'src="([^"]+)"', script)[1]
+    # A slow website: the snippet's script arrives after the form has loaded and the visitor has
+    # started typing.
+    late = f"<script>setTimeout(() => {{ const s = document.createElement('script'); s.src = '{script_src}'; document.body.appendChild(s); }}, 1500)</script>"
+    host = _HostSite({"/demo": f"<!doctype html><h1>Book a demo</h1>{frame}{late}"})
+    landing = f"{host.url}/demo?utm_source=newsletter&utm_medium=email"
+    try:
+        typed = _in_browser(lambda page: _type_before_the_script(page, landing))
+    finally:
+        host.close()
+
+    assert typed == "late@example.com"
+    lead = Lead.objects.get(email="late@example.com")
+    assert lead.company == "Late Ltd"
+    assert lead.first_touch_utm == {
+        "utm_source": "newsletter",
+        "utm_medium": "email",
+        "referrer": "https://mail.example/",
+        "landing_page": landing,
+    }
+
+
+def _type_before_the_script(page, landing) -> str:
+    page.goto(landing, referer="https://mail.example/")
+    form = page.frame_locator("iframe[data-leadcrm-form]")
+    form.get_by_label("Work e-mail").fill("late@example.com")
+    form.get_by_label("Company").fill("Late Ltd")
+    assert page.locator("iframe[data-leadcrm-form]").evaluate("frame => frame.clientHeight") == 560
+    # The script fits the frame once it runs; the form did not load again.
+    page.wait_for_function("document.querySelector('iframe[data-leadcrm-form]').clientHeight < 560")
+    typed = form.get_by_label("Work e-mail").input_value()
+    form.get_by_role("button", name="Send").click()
+    form.locator("#capture-thanks").wait_for()
+    return typed
+
+
+def test_an_embedded_form_with_a_redirect_moves_the_host_page(live_server):
+    from intake.admin import embed_snippet
+
+    pages = {"/thank-you": "<!doctype html><h1>Thanks!</h1>"}
+    host = _HostSite(pages)
+    form = _embedded_form("embedded-redirect", redirect_url=f"{host.url}/thank-you")
+    pages["/contact"] = f"<!doctype html>{embed_snippet(form, live_server.url)}"
+    try:
+        final = _in_browser(lambda page: _submit_and_follow(page, f"{host.url}/contact"))
+    finally:
+        host.close()
+
+    assert final == (f"{host.url}/thank-you", "Thanks!")
+    assert Lead.objects.filter(email="redirected@example.com").exists()
+
+
+def _submit_and_follow(page, url) -> tuple[str, str]:
+    page.goto(url)
+    form = page.frame_locator("iframe[data-leadcrm-form]")
+    form.get_by_label("Work e-mail").fill("redirected@example.com")
+    form.get_by_role("button", name="Send").click()
+    page.wait_for_url("**/thank-you")
+    return page.url, page.locator("h1").inner_text()
+
+
+def test_a_script_on_the_company_site_posts_a_form_as_json(live_server):
+    # The company's own form markup and script: read the definition and a token, then post JSON
+    # (the browser asks LeadCRM first, as it does for any JSON post to another site).
+    form = _embedded_form("scripted")
+    script = f"""<!doctype html><script>
+      async function send() {{
+        const url = "{live_server.url}/f/{form.slug}/";
+        const definition = await (await fetch(url + "?format=json")).json();
+        const body = {{email: "scripted@example.com", company: "Own Markup Ltd", utm_source: "site"}};
+        body[definition.token_field] = definition.token;
+        const answer = await fetch(url, {{method: "POST", headers: {{"Content-Type": "application/json"}},
+                                          body: JSON.stringify(body)}});
+        return [answer.status, (await answer.json()).message];
+      }}
+    </script>"""
+    host = _HostSite({"/contact": script})
+    try:
+        answer = _in_browser(lambda page: (page.goto(f"{host.url}/contact"), page.evaluate("send()"))[1])
+    finally:
+        host.close()
+
+    assert answer == [201, "Thank you! We will be in touch soon."]
+    lead = Lead.objects.get(email="scripted@example.com")
+    assert (lead.company, lead.first_touch_utm["utm_source"]) == ("Own Markup Ltd", "site")
