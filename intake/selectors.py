@@ -295,6 +295,11 @@ def lead_data_export(*, user: User, lead_id: Any) -> dict[str, Any]:
 
     lead = lead_get_for_user(user=user, lead_id=lead_id)
     data: dict[str, Any] = {
+        "export": {
+            "about": f"Everything LeadCRM stores about lead #{lead.pk}, for a data request.",
+            "generated_at": _plain(timezone.now()),
+            "generated_by": user.get_username(),
+        },
         "lead": {key: _plain(value) for key, value in model_to_dict(lead).items()}
         | {
             "created_at": _plain(lead.created_at),
@@ -305,7 +310,10 @@ def lead_data_export(*, user: User, lead_id: Any) -> dict[str, Any]:
         },
         "activities": _rows_of(lead.activities.order_by("occurred_at", "id")),
         "stage_changes": _rows_of(lead.stage_changes.order_by("changed_at", "id")),
+        "owner_changes": _rows_of(lead.owner_changes.order_by("changed_at", "id")),
         "form_submissions": _rows_of(FormSubmission.objects.filter(lead=lead).order_by("submitted_at")),
+        # Leads merged into this one: what each held (addresses, names) before it was removed.
+        "merged_leads": _rows_of(MergeRecord.objects.filter(survivor=lead).order_by("merged_at", "id")),
     }
     # Apps above leads keep their own rows about the lead; include every model with a lead link.
     for model in apps.get_models():
@@ -318,3 +326,14 @@ def lead_data_export(*, user: User, lead_id: Any) -> dict[str, Any]:
             key = slugify(str(model._meta.verbose_name_plural)).replace("-", "_")  # "engagement_events"
             data.setdefault(key, []).extend(_rows_of(model._default_manager.filter(**{name: lead}).order_by("pk")))
     return data
+
+
+def merge_record_of(*, user: User, lead_id: Any) -> MergeRecord | None:
+    """The record of the lead ``lead_id`` merged into a lead that ``user`` may see, if it was."""
+    if not isinstance(lead_id, int) and not (isinstance(lead_id, str) and lead_id.isascii() and lead_id.isdigit()):
+        return None
+    return (
+        MergeRecord.objects.filter(merged_lead_id=int(lead_id), survivor__in=lead_visible_to(user))
+        .select_related("survivor", "actor")
+        .first()
+    )

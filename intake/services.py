@@ -5,6 +5,8 @@ re-scores the lead in the same transaction. The domain apps below never import i
 """
 
 import datetime
+import hashlib
+import json
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, cast
@@ -24,10 +26,19 @@ from core.errors import DuplicateLeadError
 from core.text import is_whole_number
 from intake import capture
 from intake.models import CaptureForm, FormSubmission, ImportReject, MergeRecord, WebhookDelivery
-from leads import roles
+from leads import lifecycle, roles
 from leads import services as lead_services
 from leads.attributes import AttributeSpec, clean_attributes
-from leads.models import Activity, CustomFieldDefinition, Lead, LeadSource, StageChange
+from leads.models import (
+    ERASED_EMAIL_DOMAIN,
+    Activity,
+    CustomFieldDefinition,
+    Lead,
+    LeadSource,
+    OwnerChange,
+    Stage,
+    StageChange,
+)
 from leads.services import activity_log
 
 User = AbstractBaseUser | AnonymousUser
@@ -248,10 +259,21 @@ def capture_form_submit(
                     lead.owner = owner
             if update:
                 Lead.objects.filter(pk=lead.pk).update(**update)
+        # The words next to the ticked consent box, as the form showed them (its consent text, else the label).
+        box_label = next((spec.label for spec in specs if spec.key == "email_opt_in"), "")
         submission = FormSubmission.objects.create(
-            form=form, lead=lead, submitted_at=now, created_lead=created, tracking=tracking
+            form=form,
+            lead=lead,
+            submitted_at=now,
+            created_lead=created,
+            tracking=tracking,
+            consent_text=(form.consent_text or box_label) if fields.get("email_opt_in") is True else "",
         )
-        properties = {"form": form.slug, **{k: v for k, v in tracking.items() if k.startswith("utm_")}}
+        properties = {
+            "form": form.slug,
+            "form_name": form.name,  # for the timeline: which of several forms it was
+            **{k: v for k, v in tracking.items() if k.startswith("utm_")},
+        }
         result = _log_event(
             event_type="form_submission",
             lead=lead,
@@ -266,7 +288,6 @@ def capture_form_submit(
 
 # --- data requests ---------------------------------------------------------------------------
 
-ERASED_DOMAIN = "erased.invalid"
 # Lead columns that hold personal data; erasure blanks them. Stage, temperature, score, source,
 # campaign, owner and dates stay, so reports keep counting the lead anonymously.
 PERSONAL_FIELDS: dict[str, Any] = {
@@ -340,7 +361,7 @@ def lead_erase(*, lead: Lead, actor: User | None = None, now: datetime.datetime 
         old_email = locked.email
         cancelled = _cancel_pending_touches(locked, now)
         Lead.objects.filter(pk=locked.pk).update(
-            email=f"erased-{locked.pk}@{ERASED_DOMAIN}",
+            email=f"erased-{locked.pk}@{ERASED_EMAIL_DOMAIN}",
             email_opt_in=False,
             consent_at=None,
             unsubscribed=True,
@@ -350,6 +371,8 @@ def lead_erase(*, lead: Lead, actor: User | None = None, now: datetime.datetime 
             **PERSONAL_FIELDS,
         )
         Activity.objects.filter(lead=locked).update(subject="", body="")
+        # Nobody works an erased lead: its open tasks are closed.
+        Activity.objects.filter(lead=locked, kind=Activity.Kind.TASK, done=False).update(done=True, done_at=now)
         StageChange.objects.filter(lead=locked).update(reason="")
         FormSubmission.objects.filter(lead=locked).update(tracking={})
         MergeRecord.objects.filter(survivor=locked).update(merged_snapshot={"erased": True}, chosen_fields={})
@@ -386,6 +409,18 @@ MERGE_FIELDS = (
 )  # fmt: skip
 
 
+MERGE_FLAGS = ("attributes", "unsubscribed", "do_not_call", "bounced", "email_opt_in")
+
+
+def merge_fingerprint(lead: Lead) -> str:
+    """A digest of what a merge takes from a lead (its fields to choose from, attributes and
+    opt-outs): it changes when one of them does, not when the lead is scored."""
+    relations = ("source", "campaign", "owner")
+    values = [getattr(lead, f"{field}_id" if field in relations else field) for field in MERGE_FIELDS]
+    values += [getattr(lead, flag) for flag in MERGE_FLAGS]
+    return hashlib.sha256(json.dumps(values, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
 def _snapshot(lead: Lead) -> dict[str, Any]:
     data = model_to_dict(lead)
     return {key: (value.isoformat() if hasattr(value, "isoformat") else value) for key, value in data.items()} | {
@@ -402,8 +437,14 @@ def lead_merge(
     choices: dict[str, str] | None = None,
     actor: User | None = None,
     now: datetime.datetime | None = None,
+    seen: dict[int, str] | None = None,
 ) -> MergeRecord:
     """Merge ``other`` into ``survivor`` and delete ``other``.
+
+    ``seen`` maps each lead's id to its ``merge_fingerprint`` when the person chose the values:
+    a lead whose merged fields changed since (edited or erased in another tab) is refused, so
+    that a choice made on old values never overwrites new ones; new events and scores do not
+    count. An erased lead is never merged.
 
     ``choices`` maps a field of ``MERGE_FIELDS`` to ``"other"`` to take the other lead's value
     (the survivor's is kept otherwise). Attributes are combined (chosen side wins). The older
@@ -411,8 +452,9 @@ def lead_merge(
     do-not-call, bounced) is kept. Activities, stage history, events, score history, nurture
     enrolments, form submissions and every other row pointing at ``other`` move to the
     survivor (a row that cannot move because the survivor already has its twin, such as the
-    same sequence enrolment, stays and goes with ``other``). The survivor keeps its stage and
-    is re-scored from the combined events. A ``MergeRecord`` and a note on the survivor record it.
+    same sequence enrolment, stays and goes with ``other``). The survivor takes the further
+    stage of the two (``merge_stage_move``) and is re-scored from the combined events. A
+    ``MergeRecord`` and a note on the survivor record it.
     """
     now = now or timezone.now()
     choices = choices or {}
@@ -433,13 +475,22 @@ def lead_merge(
         if len(locked) != 2:
             raise ValidationError({"other": "One of the leads no longer exists."})
         keep, gone = locked[survivor.pk], locked[other.pk]
+        for lead in (keep, gone):
+            if lead.is_erased:
+                raise ValidationError({"__all__": f"Lead #{lead.pk} was erased on request; it cannot be merged."})
+        changed = [pk for pk, mark in (seen or {}).items() if pk in locked and merge_fingerprint(locked[pk]) != mark]
+        if changed:
+            named = " and ".join(f"#{pk}" for pk in sorted(changed))
+            raise ValidationError(
+                {"__all__": f"Lead {named} changed since this page was opened. Check the values below and merge again."}
+            )
         snapshot = _snapshot(gone)
         chosen = {field: choices.get(field, "survivor") for field in MERGE_FIELDS}
         taken = [field for field, side in chosen.items() if side == "other"]
         new_email = gone.email if "email" in taken else None
         if new_email:
             # Free the address first: the e-mail is unique.
-            Lead.objects.filter(pk=gone.pk).update(email=f"merged-{gone.pk}@{ERASED_DOMAIN}")
+            Lead.objects.filter(pk=gone.pk).update(email=f"merged-{gone.pk}@{ERASED_EMAIL_DOMAIN}")
         for field in taken:
             setattr(keep, field, getattr(gone, field))
         keep.attributes = (
@@ -460,7 +511,16 @@ def lead_merge(
         keep.last_engaged_at = max(
             (t for t in (keep.last_engaged_at, gone.last_engaged_at) if t is not None), default=None
         )
+        stage_move = merge_stage_move(keep, gone)
+        if stage_move is not None:
+            keep.stage, keep.stage_entered_at = stage_move.to_stage, now
+            if stage_move.to_stage != Stage.LOST:
+                keep.lost_reason = ""
         keep.save()
+        if stage_move is not None:
+            stage_move.lead, stage_move.changed_at = keep, now
+            stage_move.actor = actor if actor is not None and actor.is_authenticated else None  # type: ignore[assignment]
+            stage_move.save()
         # The merged lead's own "created" entry moves too; it says whose it was, or the survivor's
         # history would read as if the lead had been created twice.
         StageChange.objects.filter(lead=gone, from_stage="").update(
@@ -469,6 +529,7 @@ def lead_merge(
         moved = {
             "activities": Activity.objects.filter(lead=gone).update(lead=keep),
             "stage_changes": StageChange.objects.filter(lead=gone).update(lead=keep),
+            "owner_changes": OwnerChange.objects.filter(lead=gone).update(lead=keep),
             "form_submissions": FormSubmission.objects.filter(lead=gone).update(lead=keep),
             # Leads merged into the merged lead before: their records now name the survivor.
             "earlier_merges": MergeRecord.objects.filter(survivor=gone).update(survivor=keep),
@@ -493,6 +554,11 @@ def lead_merge(
                     except IntegrityError:
                         continue
                 moved[label] = count
+        if keep.owner_id is not None:
+            # Open tasks are the lead owner's to do: the merged lead's go to the survivor's owner.
+            Activity.objects.filter(lead=keep, kind=Activity.Kind.TASK, done=False).exclude(
+                assignee_id=keep.owner_id
+            ).update(assignee_id=keep.owner_id)
         gone_id = gone.pk
         gone.delete()
         record = MergeRecord.objects.create(
@@ -515,6 +581,23 @@ def lead_merge(
         _rescore(keep, now)
     survivor.refresh_from_db()
     return record
+
+
+def merge_stage_move(keep: Lead, gone: Lead) -> StageChange | None:
+    """The survivor's move to the merged lead's stage when that one is further on (a customer or
+    a sales-qualified lead is not set back by a merge), or None; a lost lead reopens at a
+    qualified or won duplicate's stage (not at raw), an open lead never takes "lost"."""
+    if gone.stage in (Stage.LOST, Stage.RAW) or gone.stage == keep.stage:
+        return None  # a raw duplicate does not reopen a lost lead either
+    further = keep.stage == Stage.LOST or lifecycle.RANK[gone.stage] > lifecycle.RANK[keep.stage]
+    if not further:
+        return None
+    return StageChange(
+        from_stage=keep.stage,
+        to_stage=gone.stage,
+        transition=lifecycle.REOPEN if keep.stage == Stage.LOST else lifecycle.ADVANCE,
+        reason=f"Took the stage of lead #{gone.pk}, merged into this one ({gone.get_stage_display()})",
+    )
 
 
 def _rescore(lead: Lead, now: datetime.datetime) -> None:

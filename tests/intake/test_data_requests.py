@@ -157,3 +157,48 @@ def test_durations_in_the_export_are_iso_8601():
     from intake.selectors import _plain
 
     assert _plain(datetime.timedelta(days=36)) == "P36DT00H00M00S"
+
+
+def test_an_erased_lead_leaves_the_working_lists_and_cannot_be_worked(client):
+    seller = rep()
+    lead = LeadFactory(email=EMAIL, owner=seller, temperature="hot", score=80)
+    task = activity_log(
+        lead=lead,
+        actor=seller,
+        kind="task",
+        subject="Call Jane back",
+        due_at=timezone.now() + timezone.timedelta(hours=1),
+    )
+    client.force_login(seller)
+    assert EMAIL in client.get("/leads/?temperature=hot").content.decode()
+
+    lead_erase(lead=lead, actor=manager())
+
+    task.refresh_from_db()
+    assert task.done  # nobody is to call an erased person back
+    listing = client.get("/leads/?temperature=hot").content.decode()
+    home = client.get("/").content.decode()
+    assert f"erased-{lead.pk}@" not in listing and f"erased-{lead.pk}@" not in home
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert f"Erased lead #{lead.pk}" in page
+    assert "personal data was erased on request" in page
+    assert 'id="activity-panel"' not in page and f'href="/leads/{lead.pk}/edit/"' not in page
+    # Reports still count it.
+    assert Lead.objects.filter(pk=lead.pk, temperature="hot").exists()
+
+
+def test_export_includes_what_merged_leads_held_and_says_what_it_is(client):
+    from intake.services import lead_merge
+
+    keep = LeadFactory(email=EMAIL)
+    old = LeadFactory(email="jane.old@example.com", first_name="Janet")
+    lead_merge(survivor=keep, other=old)
+    client.force_login(manager(username="dpo"))
+
+    data = json.loads(client.get(reverse("lead_data_json", args=[keep.pk])).content)
+
+    assert data["export"]["about"] == f"Everything LeadCRM stores about lead #{keep.pk}, for a data request."
+    assert data["export"]["generated_by"] == "dpo" and data["export"]["generated_at"]
+    (merged,) = data["merged_leads"]
+    assert merged["merged_snapshot"]["email"] == "jane.old@example.com"
+    assert merged["merged_snapshot"]["first_name"] == "Janet"

@@ -108,3 +108,18 @@ def test_export_follows_the_lists_order_and_carries_what_a_spreadsheet_needs(cli
     assert (values["first_touch_utm_source"], values["first_touch_utm_campaign"]) == ("google", "spring")
     assert values["created_at"] == "2026-06-03 14:05:11"  # local time, as spreadsheets read a date
     assert {"lost_reason", "need", "timeline", "last_touch_utm_medium"} <= set(header)
+
+
+def test_a_rep_s_export_reads_a_shared_link_as_the_list_does(client):
+    # A manager shares /leads/?owner=<someone else>: a rep's list ignores that owner (it is
+    # not one of the rep's choices), and so does the export link on that list.
+    me, colleague = rep(), rep()
+    mine = LeadFactory(owner=me, email="mine@example.com")
+    LeadFactory(owner=colleague, email="theirs@example.com")
+    client.force_login(me)
+
+    listing = client.get(f"/leads/?owner={colleague.pk}").content.decode()
+    rows = _rows(client.get(reverse("lead_export_csv") + f"?owner={colleague.pk}"))
+
+    assert mine.email in listing
+    assert [row[1] for row in rows[1:]] == [mine.email]

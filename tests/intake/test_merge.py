@@ -181,3 +181,125 @@ def test_an_old_link_to_a_merged_lead_leads_to_the_lead_it_was_merged_into(clien
     Lead.objects.filter(pk=third.pk).update(owner=rep(username="owner-rep"))
     client.force_login(rep(username="other-rep"))  # a rep who cannot see the survivor gets the plain 404
     assert client.get(reverse("lead_detail", args=[first_id])).status_code == 404
+
+
+def _merge_form(html: str) -> dict[str, str]:
+    """The merge page's form as a browser would send it: hidden fields and the checked radios."""
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', html))
+    fields.pop("csrfmiddlewaretoken", None)
+    fields.update(re.findall(r'type="radio" name="(\w+)" id="\w+" value="(\w+)" checked', html))
+    return fields
+
+
+def test_a_merge_chosen_before_the_other_lead_was_erased_is_refused(client):
+    from intake.services import lead_erase
+
+    keep = LeadFactory(email="dana@acme.example", company="Acme Dup", do_not_call=False)
+    other = LeadFactory(email="d.whitfield@acme.example", company="Elsewhere Inc")
+    client.force_login(manager())
+    form = _merge_form(client.get(reverse("lead_merge") + f"?survivor={keep.pk}&other={other.pk}").content.decode())
+    form["choose_company"] = "other"
+    lead_erase(lead=other)  # meanwhile, in another tab
+
+    response = client.post(reverse("lead_merge"), form)
+
+    assert response.status_code == 400
+    assert f"Lead #{other.pk} was erased on request; it cannot be merged." in response.content.decode()
+    keep.refresh_from_db()
+    assert (keep.company, keep.do_not_call, keep.unsubscribed) == ("Acme Dup", False, False)
+    assert Lead.objects.filter(pk=other.pk).exists() and not MergeRecord.objects.exists()
+    # Opened afresh, the page says so and offers no merge.
+    page = client.get(reverse("lead_merge") + f"?survivor={keep.pk}&other={other.pk}").content.decode()
+    assert "cannot be merged" in page and 'type="submit"' not in page.split("</nav>", 1)[1].split("<footer")[0]
+
+
+def test_a_merge_chosen_on_values_that_changed_since_is_shown_again(client):
+    from leads.services import lead_update
+
+    keep = LeadFactory(email="ann@acme.example", company="Acme")
+    other = LeadFactory(email="ann.b@acme.example", company="Acme Ltd")
+    client.force_login(manager())
+    form = _merge_form(client.get(reverse("lead_merge") + f"?survivor={keep.pk}&other={other.pk}").content.decode())
+    form["choose_company"] = "other"
+    lead_update(lead=Lead.objects.get(pk=other.pk), company="Acme Holdings")  # someone edits it meanwhile
+
+    stale = client.post(reverse("lead_merge"), form)
+
+    assert stale.status_code == 400
+    html = stale.content.decode()
+    assert f"Lead #{other.pk} changed since this page was opened." in html
+    assert 'for="o_company">Acme Holdings</label>' in html  # the page shows the new values
+    assert not MergeRecord.objects.exists()
+    # Sent again from the page as it is now, the merge goes through.
+    again = client.post(reverse("lead_merge"), {**_merge_form(html), "choose_company": "other"})
+    assert again.status_code == 302
+    keep.refresh_from_db()
+    assert keep.company == "Acme Holdings"
+
+
+def test_merging_a_lead_with_itself_or_one_merged_already_says_so(client):
+    keep, other = LeadFactory(), LeadFactory()
+    client.force_login(manager())
+
+    itself = client.get(reverse("lead_merge") + f"?survivor={keep.pk}&other={keep.pk}")
+    assert itself.status_code == 400 and "Choose two different leads." in itself.content.decode()
+    assert '<form method="post">' not in itself.content.decode()
+
+    lead_merge(survivor=keep, other=other, actor=manager(username="morgan", first_name="Morgan", last_name="Hale"))
+    again = client.get(reverse("lead_merge") + f"?survivor={keep.pk}&other={other.pk}")
+    assert again.status_code == 404
+    assert (
+        f'It was merged into <a href="/leads/{keep.pk}/">lead #{keep.pk}</a> by Morgan Hale' in again.content.decode()
+    )
+
+
+def test_new_events_on_a_lead_do_not_hold_up_its_merge(client):
+    keep, other = LeadFactory(), LeadFactory()
+    client.force_login(manager())
+    form = _merge_form(client.get(reverse("lead_merge") + f"?survivor={keep.pk}&other={other.pk}").content.decode())
+    event_log(lead=Lead.objects.get(pk=other.pk), event_type="pricing_page_view")  # re-scored meanwhile
+
+    assert client.post(reverse("lead_merge"), form).status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("kept", "merged", "after"),
+    [
+        ("mql", "sql", "sql"),
+        ("sql", "mql", "sql"),
+        ("mql", "won", "won"),
+        ("mql", "lost", "mql"),
+        ("lost", "pql", "pql"),
+        ("lost", "raw", "lost"),
+    ],
+)
+def test_the_survivor_takes_the_further_stage_of_the_two(client, kept, merged, after):
+    keep = LeadFactory(stage=kept, lost_reason="competitor" if kept == "lost" else "")
+    other = LeadFactory(stage=merged, lost_reason="budget" if merged == "lost" else "")
+    client.force_login(manager())
+
+    page = client.get(reverse("lead_merge") + f"?survivor={keep.pk}&other={other.pk}").content.decode()
+    lead_merge(survivor=keep, other=other)
+
+    keep.refresh_from_db()
+    assert keep.stage == after
+    if after != kept:  # the page said so, and the history explains the move
+        assert "moves to <strong>" in page or "reopens at <strong>" in page
+        last = StageChange.objects.filter(lead=keep).latest("changed_at", "id")
+        assert (last.from_stage, last.to_stage) == (kept, after)
+        assert "merged into this one" in last.reason
+    else:
+        assert "keeps its stage" in page
+
+
+def test_the_merged_lead_s_open_tasks_go_to_the_survivor_s_owner():
+    sam, jordan = rep(), rep()
+    keep, other = LeadFactory(owner=sam), LeadFactory(owner=jordan)
+    due = timezone.now() + datetime.timedelta(hours=2)
+    task = activity_log(lead=other, actor=manager(), kind="task", subject="Send the deck", due_at=due)
+    assert task.assignee == jordan
+
+    lead_merge(survivor=keep, other=other)
+
+    task.refresh_from_db()
+    assert (task.lead_id, task.assignee) == (keep.pk, sam)
