@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -94,7 +95,26 @@ class CustomFieldDefinition(TimeStampedModel):
         return self.label
 
 
+def validate_website(value: str) -> None:
+    """A web address: a domain such as acme.example, or an http(s) URL (never javascript: or data:)."""
+    text = value.strip()
+    if not text:
+        return
+    scheme, colon, _ = text.partition(":")
+    has_scheme = colon and scheme.isalpha() and not text[len(scheme) + 1 :].isdigit()  # "host:8080" has none
+    if (has_scheme and scheme.lower() not in ("http", "https")) or any(c.isspace() for c in text) or "." not in text:
+        raise ValidationError("Enter a web address such as acme.example or https://acme.example.")
+
+
+# Erasure on request (intake.services.lead_erase) gives a lead the address erased-<id>@ this
+# domain: the lead stays, anonymous, for reports, and leaves the working lists.
+ERASED_EMAIL_DOMAIN = "erased.invalid"
+
+
 class LeadQuerySet(models.QuerySet["Lead"]):
+    def not_erased(self) -> "LeadQuerySet":
+        return self.exclude(email__endswith=f"@{ERASED_EMAIL_DOMAIN}")
+
     def hot(self) -> "LeadQuerySet":
         return self.filter(temperature=Temperature.HOT)
 
@@ -117,7 +137,7 @@ class Lead(TimeStampedModel):
     title = models.CharField("job title", max_length=150, blank=True)
     # fit attributes
     company = models.CharField(max_length=200, blank=True)
-    website = models.CharField(max_length=200, blank=True)
+    website = models.CharField(max_length=200, blank=True, validators=[validate_website])
     company_size = models.PositiveIntegerField("company size (employees)", null=True, blank=True)
     industry = models.CharField(max_length=100, blank=True)
     country = models.CharField(max_length=100, blank=True)
@@ -201,7 +221,13 @@ class Lead(TimeStampedModel):
         return f"{self.first_name} {self.last_name}".strip()
 
     @property
+    def is_erased(self) -> bool:
+        return self.email == f"erased-{self.pk}@{ERASED_EMAIL_DOMAIN}"
+
+    @property
     def display_name(self) -> str:
+        if self.is_erased:
+            return f"Erased lead #{self.pk}"
         return self.full_name or self.email
 
     @property
@@ -222,30 +248,35 @@ class Activity(TimeStampedModel):
     # Kinds that reach the lead: the first of these sets the lead's first_touched_at.
     TOUCH_KINDS = (Kind.CALL, Kind.EMAIL, Kind.MEETING)
 
-    # (db_index=False on these two: activity_lead_idx and activity_task_idx lead with them)
+    # (db_index=False: activity_lead_idx leads with it)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="activities", db_index=False)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField(blank=True)
     occurred_at = models.DateTimeField()
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="activities",
-        db_index=False,
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="activities"
     )
     due_at = models.DateTimeField(null=True, blank=True)
     done = models.BooleanField(default=False)
     done_at = models.DateTimeField(null=True, blank=True)
+    # A task's doer: the lead's owner when it was set (else whoever wrote it); it follows the
+    # lead to a new owner. (db_index=False: activity_task_idx leads with it.)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tasks",
+        db_index=False,
+    )
 
     class Meta:
         verbose_name_plural = "activities"
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(fields=["lead", "-occurred_at"], name="activity_lead_idx"),
-            models.Index(fields=["actor", "kind", "done", "due_at"], name="activity_task_idx"),
+            models.Index(fields=["assignee", "kind", "done", "due_at"], name="activity_task_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -266,6 +297,30 @@ class Activity(TimeStampedModel):
         return (
             self.kind == self.Kind.TASK and not self.done and self.due_at is not None and self.due_at < timezone.now()
         )
+
+
+class OwnerChange(models.Model):
+    """A lead changed hands: claimed from the pool, released to it, or assigned by a manager."""
+
+    # (db_index=False: ownerchange_lead_idx leads with it)
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="owner_changes", db_index=False)
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        indexes = [models.Index(fields=["lead", "-changed_at"], name="ownerchange_lead_idx")]
+
+    def __str__(self) -> str:
+        return f"lead {self.lead_id}: owner {self.from_owner_id} -> {self.to_owner_id}"
 
 
 class StageChange(models.Model):

@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, PermissionsMixin
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Value
+from django.db.models.functions import Replace
 from django.http import Http404
 from django.utils import timezone
 
 from core.pagination import KeysetPage, keyset_page
 from core.text import is_whole_number
-from leads.models import Activity, Lead, LeadQuerySet, Stage, StageChange, Temperature
+from leads.models import Activity, Lead, LeadQuerySet, OwnerChange, Stage, StageChange, Temperature
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -71,16 +72,11 @@ class LeadFilters:
 
 
 def lead_filter(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
-    leads = lead_visible_to(user)
+    """The leads a user works with, filtered: erased leads are left out (reports still count them)."""
+    leads = _with_phone_digits(lead_visible_to(user).not_erased())
     text = filters.q.strip()
     if text:
-        search = Q(email__icontains=text) | Q(company__icontains=text)
-        parts = text.split()
-        if len(parts) >= 2:
-            search |= Q(first_name__icontains=parts[0], last_name__icontains=" ".join(parts[1:]))
-        else:
-            search |= Q(first_name__icontains=text) | Q(last_name__icontains=text)
-        leads = leads.filter(search)
+        leads = leads.filter(_search(text))
     if filters.stage in Stage.values:
         leads = leads.filter(stage=filters.stage)
     if filters.temperature in Temperature.values:
@@ -98,6 +94,34 @@ def lead_filter(*, user: User, filters: LeadFilters) -> QuerySet[Lead]:
     return leads
 
 
+PHONE_PUNCTUATION = " +-()."
+
+
+def _search(text: str) -> Q:
+    """Every word of ``text`` in the name, e-mail or company, in any order ("Weber Grace",
+    "Grace Weber Clearwater"); or a phone number however it is written ("+1 555 327 3898",
+    "5553273898")."""
+    search = Q()
+    for word in text.split()[:8]:
+        search &= (
+            Q(first_name__icontains=word)
+            | Q(last_name__icontains=word)
+            | Q(email__icontains=word)
+            | Q(company__icontains=word)
+        )
+    digits = "".join(c for c in text if c not in PHONE_PUNCTUATION)
+    if len(digits) >= 6 and digits.isascii() and digits.isdigit():
+        search |= Q(phone_digits__contains=digits.lstrip("0"))
+    return search
+
+
+def _with_phone_digits(leads: QuerySet[Lead]) -> QuerySet[Lead]:
+    phone: Any = F("phone")
+    for mark in PHONE_PUNCTUATION:
+        phone = Replace(phone, Value(mark), Value(""))
+    return leads.alias(phone_digits=phone)
+
+
 def lead_list_page(*, user: User, filters: LeadFilters, cursor: str | None, size: int = 50) -> KeysetPage:
     """One page of the user's leads, with owner and source loaded: two queries at most."""
     field, descending = SORTS.get(filters.sort, SORTS["score"])
@@ -106,7 +130,13 @@ def lead_list_page(*, user: User, filters: LeadFilters, cursor: str | None, size
 
 
 def lead_activities(*, lead: Lead, limit: int = 100) -> list[Activity]:
-    return list(lead.activities.select_related("actor").order_by("-occurred_at", "-id")[:limit])
+    return list(lead.activities.select_related("actor", "assignee").order_by("-occurred_at", "-id")[:limit])
+
+
+def lead_owner_changes(*, lead: Lead, limit: int = 100) -> list[OwnerChange]:
+    return list(
+        lead.owner_changes.select_related("from_owner", "to_owner", "actor").order_by("-changed_at", "-id")[:limit]
+    )
 
 
 def lead_stage_changes(*, lead: Lead, limit: int = 100) -> list[StageChange]:
@@ -118,7 +148,9 @@ def tasks_for_user(*, user: User, now: datetime.datetime | None = None) -> dict[
     now = now or timezone.now()
     end_of_day = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0) + datetime.timedelta(days=1)
     tasks = (
-        Activity.objects.filter(kind=Activity.Kind.TASK, done=False, actor_id=user.pk, lead__in=lead_visible_to(user))
+        Activity.objects.filter(
+            kind=Activity.Kind.TASK, done=False, assignee_id=user.pk, lead__in=lead_visible_to(user).not_erased()
+        )
         .select_related("lead")
         .order_by("due_at", "id")
     )
@@ -130,12 +162,12 @@ def tasks_for_user(*, user: User, now: datetime.datetime | None = None) -> dict[
 
 def leads_untouched(*, user: User, limit: int = 10) -> list[Lead]:
     """New open leads that nobody has contacted yet, oldest first (speed to lead)."""
-    leads = lead_visible_to(user).open().untouched()
+    leads = lead_visible_to(user).not_erased().open().untouched()
     return list(leads.select_related("owner").order_by("created_at", "id")[:limit])
 
 
 def leads_hottest(*, user: User, limit: int = 10, mine_only: bool = True) -> list[Lead]:
-    leads = lead_visible_to(user).open()
+    leads = lead_visible_to(user).not_erased().open()
     if mine_only and not sees_all_leads(user):
         leads = leads.filter(owner_id=user.pk)
     return list(leads.select_related("owner").order_by("-score", "-id")[:limit])

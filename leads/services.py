@@ -16,7 +16,17 @@ from django.utils import timezone
 from core.errors import DuplicateLeadError, TransitionNotAllowed
 from leads import lifecycle
 from leads.attributes import AttributeSpec, clean_attributes
-from leads.models import Activity, Campaign, CustomFieldDefinition, Lead, LeadSource, LostReason, Stage, StageChange
+from leads.models import (
+    Activity,
+    Campaign,
+    CustomFieldDefinition,
+    Lead,
+    LeadSource,
+    LostReason,
+    OwnerChange,
+    Stage,
+    StageChange,
+)
 from leads.selectors import sees_all_leads
 
 if TYPE_CHECKING:
@@ -244,9 +254,21 @@ def lead_assign(*, lead: Lead, owner: AbstractBaseUser | None, actor: User) -> L
             raise ValidationError({"owner": "You can only release your own leads."})
     if owner is not None and not owner.is_active:
         raise ValidationError({"owner": "This user is not active."})
+    previous_owner_id = lead.owner_id
     lead.owner = _user_row(owner)
     with transaction.atomic():
         lead.save(update_fields=["owner", "updated_at"])
+        if previous_owner_id != lead.owner_id:
+            OwnerChange.objects.create(
+                lead=lead,
+                from_owner_id=previous_owner_id,
+                to_owner=lead.owner,
+                actor=_user_row(actor if actor.is_authenticated else None),
+                changed_at=lead.updated_at,
+            )
+        if owner is not None and previous_owner_id != owner.pk:
+            # The lead's open tasks go with it to its new owner.
+            Activity.objects.filter(lead=lead, kind=Activity.Kind.TASK, done=False).update(assignee=lead.owner)
     return lead
 
 
@@ -316,6 +338,9 @@ def lead_transition(
     return change
 
 
+TASK_HORIZON = datetime.timedelta(days=2 * 365)
+
+
 def activity_log(
     *,
     lead: Lead,
@@ -337,6 +362,12 @@ def activity_log(
         errors["due_at"] = "A task needs a due date."
     if kind != Activity.Kind.TASK and due_at is not None:
         errors["due_at"] = "Only tasks have a due date."
+    elif due_at is not None:
+        start_of_today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        if due_at < start_of_today:
+            errors["due_at"] = "This date is in the past: choose today or later."
+        elif due_at > now + TASK_HORIZON:
+            errors["due_at"] = "Choose a due date within the next two years."
     if not (subject or "").strip() and not (body or "").strip():
         errors["body"] = "Write what happened."
     elif len((body or "").strip()) > ACTIVITY_BODY_MAX:
@@ -345,6 +376,7 @@ def activity_log(
         errors["occurred_at"] = "This is in the future."
     if errors:
         raise ValidationError(errors)
+    writer = _user_row(actor if actor is not None and actor.is_authenticated else None)
     activity = Activity(
         lead=lead,
         kind=kind,
@@ -352,8 +384,11 @@ def activity_log(
         body=(body or "").strip(),
         occurred_at=occurred_at,
         due_at=due_at,
-        actor=_user_row(actor if actor is not None and actor.is_authenticated else None),
+        actor=writer,
     )
+    if kind == Activity.Kind.TASK:
+        # The lead's owner does the lead's tasks, whoever writes them; a pool lead's, its writer.
+        activity.assignee_id = lead.owner_id or (writer.pk if writer is not None else None)
     activity.full_clean()
     with transaction.atomic():
         activity.save()

@@ -81,6 +81,9 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     kind = Activity.Kind.NOTE
     body = "Spoke briefly."
     occurred_at = factory.LazyFunction(timezone.now)
+    actor = None
+    # As activity_log sets it: a task is its writer's to do unless the test says otherwise.
+    assignee = factory.LazyAttribute(lambda o: o.actor if o.kind == Activity.Kind.TASK else None)
 
 
 class StageChangeFactory(factory.django.DjangoModelFactory):

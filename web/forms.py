@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.forms.models import fields_for_model
+from django.utils import timezone
 
 from leads import roles
 from leads.lifecycle import Move
@@ -65,7 +66,7 @@ class LeadFilterForm(forms.Form):
         label="Search",
         required=False,
         widget=forms.TextInput(
-            attrs={"type": "search", "placeholder": "Name, e-mail or company", "autocomplete": "off"}
+            attrs={"type": "search", "placeholder": "Name, e-mail, company or phone", "autocomplete": "off"}
         ),
     )
     stage = forms.ChoiceField(label="Stage", required=False, choices=[("", "All stages"), *Stage.choices])
@@ -290,6 +291,11 @@ class ActivityForm(forms.Form):
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
     )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Times are read and shown in the site's time zone (TIME_ZONE): say which.
+        self.fields["due_at"].label = f"Due ({timezone.get_current_timezone_name()} time)"
 
     def service_fields(self) -> dict[str, Any]:
         data = self.cleaned_data

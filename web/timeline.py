@@ -40,6 +40,13 @@ def stage_change_entries(*, lead: Lead, limit: int) -> list[TimelineEntry]:
     ]
 
 
+def owner_change_entries(*, lead: Lead, limit: int) -> list[TimelineEntry]:
+    return [
+        {"kind": "owner_change", "at": change.changed_at, "obj": change}
+        for change in lead_selectors.lead_owner_changes(lead=lead, limit=limit)
+    ]
+
+
 def event_entries(*, lead: Lead, limit: int) -> list[TimelineEntry]:
     return [
         {"kind": "event", "at": event.occurred_at, "obj": event}
@@ -58,7 +65,7 @@ def score_change_entries(*, lead: Lead, limit: int) -> list[TimelineEntry]:
     ]
 
 
-SOURCES: list[TimelineSource] = [activity_entries, stage_change_entries, event_entries]
+SOURCES: list[TimelineSource] = [activity_entries, stage_change_entries, owner_change_entries, event_entries]
 
 
 def lead_timeline(*, lead: Lead, limit: int = 100, sources: list[TimelineSource] | None = None) -> list[TimelineEntry]:

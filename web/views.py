@@ -1,5 +1,6 @@
 """The HTML pages: thin views over the leads selectors (reads, visibility) and services (writes)."""
 
+import functools
 from typing import Any, cast
 
 from django.contrib import messages
@@ -11,6 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
@@ -43,6 +45,31 @@ class HtmxHttpRequest(HttpRequest):
 def _is_partial(request: HttpRequest) -> bool:
     htmx = cast(HtmxHttpRequest, request).htmx
     return bool(htmx) and not htmx.boosted
+
+
+def lead_action(view: Any) -> Any:
+    """A POST on a lead outside the user's reach still answers 404 (whether it exists is not
+    told), but it says why that may be and keeps what the person wrote: the lead may have gone
+    to another rep, or been claimed from the pool by one, while the page was open. From the
+    page's htmx forms the browser is sent to the lead list, which shows the same message."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, lead_id: int, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return cast(HttpResponse, view(request, lead_id, *args, **kwargs))
+        except Http404:
+            pass
+        message = (
+            "That lead is not one you can work on: it may have gone to another rep while the page was "
+            "open. Nothing was saved."
+        )
+        written = " ".join(request.POST.get(name, "").strip() for name in ("subject", "body", "reason")).strip()
+        if _is_partial(request):
+            messages.error(request, f"{message} What you wrote: “{written[:500]}”" if written else message)
+            return HttpResponse(status=404, headers={"HX-Redirect": reverse("lead_list")})
+        return render(request, "leads/out_of_reach.html", {"message": message, "written": written}, status=404)
+
+    return wrapped
 
 
 # --- home ------------------------------------------------------------------------------------
@@ -97,10 +124,16 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "has_filters": form.active_filter_count > 0,
     }
     if _is_partial(request):
-        if cast(HtmxHttpRequest, request).htmx.target == "lead-load-more":
-            return render(request, "leads/_list_rows.html", context)
-        return render(request, "leads/_list_results.html", context)
-    return render(request, "leads/list.html", context)
+        template = "leads/_list_rows.html"
+        if cast(HtmxHttpRequest, request).htmx.target != "lead-load-more":
+            template = "leads/_list_results.html"
+        # A part of the page at the page's own address: never to be shown for "Back".
+        response = render(request, template, context)
+        response["Cache-Control"] = "no-store"
+    else:
+        response = render(request, "leads/list.html", context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
 
 
 # --- lead page -------------------------------------------------------------------------------
@@ -129,8 +162,9 @@ def _detail_context(
         "activity_form": activity_form or ActivityForm(),
         "transition_form": transition_form or TransitionForm(targets=targets),
         "custom_attributes": custom_attributes,
-        "can_log_activity": user.has_perm("leads.add_activity"),
-        "can_change": user.has_perm("leads.change_lead"),
+        # An erased lead is kept for reports only: nobody edits or works it any more.
+        "can_log_activity": user.has_perm("leads.add_activity") and not lead.is_erased,
+        "can_change": user.has_perm("leads.change_lead") and not lead.is_erased,
         "can_complete_tasks": user.has_perm("leads.change_activity"),
         "can_assign_any": can_assign_any,
         "assignees": list(assignable_users()) if can_assign_any else [],
@@ -161,6 +195,7 @@ def lead_detail(request: HttpRequest, lead_id: int) -> HttpResponse:
 @login_required
 @permission_required("leads.add_activity", raise_exception=True)
 @require_POST
+@lead_action
 def lead_activity_create(request: HttpRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
     form = ActivityForm(request.POST)
@@ -186,6 +221,7 @@ def lead_activity_create(request: HttpRequest, lead_id: int) -> HttpResponse:
 @login_required
 @permission_required("leads.change_lead", raise_exception=True)
 @require_POST
+@lead_action
 def lead_transition(request: HttpRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
     targets = lifecycle.allowed_targets(lead.stage, previous_stage=services.lead_last_stage_before_lost(lead=lead))
@@ -214,6 +250,7 @@ def lead_transition(request: HttpRequest, lead_id: int) -> HttpResponse:
 @login_required
 @permission_required("leads.change_lead", raise_exception=True)
 @require_POST
+@lead_action
 def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
     """Claim (``owner=me``), release (``owner=``) or, for managers, assign to anyone."""
     lead = selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
@@ -246,6 +283,7 @@ def lead_assign(request: HttpRequest, lead_id: int) -> HttpResponse:
 @login_required
 @permission_required("leads.change_activity", raise_exception=True)
 @require_POST
+@lead_action
 def task_complete(request: HttpRequest, lead_id: int, activity_id: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
     task = get_object_or_404(lead.activities, pk=activity_id, kind=Activity.Kind.TASK)
@@ -270,10 +308,14 @@ def task_complete(request: HttpRequest, lead_id: int, activity_id: int) -> HttpR
 # --- create and edit -------------------------------------------------------------------------
 
 
-def _duplicate_context(error: ValidationError) -> dict[str, Any]:
-    if isinstance(error, DuplicateLeadError):
+def _duplicate_context(error: ValidationError, user: Any) -> dict[str, Any]:
+    """Where the lead that has this address is: a link when the user may open it; else only
+    that it belongs to another rep (a link there would be a dead end)."""
+    if not isinstance(error, DuplicateLeadError):
+        return {}
+    if selectors.lead_visible_to(user).filter(pk=error.lead_id).exists():
         return {"duplicate_lead_id": error.lead_id}
-    return {}
+    return {"duplicate_elsewhere": True}
 
 
 @login_required
@@ -281,7 +323,8 @@ def _duplicate_context(error: ValidationError) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 def lead_create(request: HttpRequest) -> HttpResponse:
     form = LeadForm(request.POST or None, user=request.user)
-    context: dict[str, Any] = {"form": form, "lead": None}
+    # Who owns a new lead: the rep who creates it; others choose, or it waits in the pool.
+    context: dict[str, Any] = {"form": form, "lead": None, "creator_owns": not selectors.sees_all_leads(request.user)}
     if request.method == "POST" and form.is_valid() and not request.POST.get("create_anyway"):
         # Someone who may be the same person: say so, and create only when asked again.
         fields = form.service_fields()
@@ -304,7 +347,7 @@ def lead_create(request: HttpRequest) -> HttpResponse:
             )
         except ValidationError as error:
             form.add_service_error(error)
-            context.update(_duplicate_context(error))
+            context.update(_duplicate_context(error, request.user))
         else:
             messages.success(request, f"Lead {lead.display_name} created.")
             return redirect("lead_detail", lead_id=lead.pk)
@@ -326,7 +369,7 @@ def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
         except ValidationError as error:
             lead.refresh_from_db()
             form.add_service_error(error)
-            context.update(_duplicate_context(error))
+            context.update(_duplicate_context(error, request.user))
         else:
             messages.success(request, "Changes saved.")
             return redirect("lead_detail", lead_id=lead.pk)

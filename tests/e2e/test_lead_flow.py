@@ -128,3 +128,44 @@ def test_scrolling_the_list_loads_every_lead_and_the_footer_counts_them(sign_in,
 
     expect(page.locator(".lead-table tbody tr[data-lead]")).to_have_count(62)
     expect(page.locator("#results-count")).to_have_text("Showing 62 leads, all that match.")
+
+
+def test_on_a_phone_the_list_fits_and_the_lead_page_puts_the_rep_s_actions_first(
+    book, sign_in, live_server, page, artifacts_dir
+):
+    Lead.objects.filter(pk=book["ada"].pk).update(phone="+1 (555) 010-2000")
+    page.set_viewport_size({"width": 390, "height": 800})
+    sign_in(book["maya"])
+
+    page.goto(f"{live_server.url}/leads/")
+    row = page.locator("tr[data-lead]").first
+    assert "Ada Lovelace" in row.inner_text() and "Analytical Engines" in row.inner_text()  # company under the name
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing to scroll sideways
+    fits = (
+        "document.querySelector('.lead-table').scrollWidth <= document.querySelector('.table-responsive').clientWidth"
+    )
+    assert page.evaluate(fits)  # the score column is not cut off inside the card either
+    page.screenshot(path=str(artifacts_dir / "phone-lead-list.png"))
+
+    page.get_by_role("link", name="Ada Lovelace").click()
+    top = {name: page.locator(f"#{name}-title").bounding_box()["y"] for name in ("stage", "log-activity", "timeline")}
+    assert top["stage"] < top["log-activity"] < top["timeline"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.locator(".lead-meta a[href^='tel:']").get_attribute("href") == "tel:+15550102000"  # tap to call
+    page.screenshot(path=str(artifacts_dir / "phone-lead-page.png"), full_page=True)
+
+
+def test_back_from_a_lead_found_by_search_shows_the_whole_list_again(book, sign_in, live_server, page):
+    sign_in(book["maya"])
+    page.goto(f"{live_server.url}/leads/")
+    page.get_by_label("Search").fill("Lovelace")
+    expect(page.locator("tr[data-lead]")).to_have_count(1)
+
+    page.get_by_role("link", name="Ada Lovelace").click()
+    page.wait_for_url("**/leads/*/")
+    page.go_back()
+
+    # The page with its styles and navigation, not the bare table the search fetched.
+    expect(page.get_by_role("heading", name="Leads")).to_be_visible()
+    assert page.evaluate("document.styleSheets.length") > 0
+    expect(page.locator("tr[data-lead]")).to_have_count(1)

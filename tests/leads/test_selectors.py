@@ -87,6 +87,18 @@ def test_search_matches_name_email_and_company():
         assert page.items == [ada], text
 
 
+def test_search_takes_names_in_any_order_with_the_company_and_phones_however_written():
+    user = manager()
+    grace = LeadFactory(
+        first_name="Grace", last_name="Weber", company="Clearwater", email="gw@clear.test", phone="+1 (555) 327-3898"
+    )
+    LeadFactory(first_name="Grace", last_name="Hopper", company="Navy", email="gh@navy.test", phone="+1 555 111 2222")
+
+    for text in ("Weber Grace", "Grace Weber Clearwater", "+1 555 327 3898", "555 327 3898", "5553273898", "327-3898"):
+        page = lead_list_page(user=user, filters=LeadFilters(q=text), cursor=None)
+        assert page.items == [grace], text
+
+
 def test_a_tampered_cursor_starts_over_instead_of_failing():
     import base64
     import json

@@ -199,3 +199,74 @@ def test_overlong_notes_and_reasons_are_refused_and_nothing_is_written():
 
     lead.refresh_from_db()
     assert (lead.stage, Activity.objects.count(), lead.stage_changes.count()) == (Stage.RAW, 0, 1)
+
+
+@pytest.mark.parametrize("website", ["acme.example", "https://www.acme.example/about", "http://acme.example:8080"])
+def test_a_website_may_be_a_domain_or_a_web_address(website):
+    assert lead_create(email=f"w{len(website)}@example.com", website=website).website == website
+
+
+@pytest.mark.parametrize("website", ["javascript:alert(1)", "data:text/html,hi", "not a site", "ftp://acme.example"])
+def test_a_website_that_is_no_web_address_is_refused_and_nothing_changes(website):
+    lead = LeadFactory(website="acme.example")
+
+    with pytest.raises(ValidationError) as refused:
+        lead_update(lead=lead, website=website)
+
+    assert refused.value.message_dict == {
+        "website": ["Enter a web address such as acme.example or https://acme.example."]
+    }
+    lead.refresh_from_db()
+    assert lead.website == "acme.example"
+
+
+def test_a_task_written_by_a_manager_is_the_owner_s_and_follows_the_lead_to_a_new_owner():
+    from leads.selectors import tasks_for_user
+
+    boss, first, second = manager(), rep(), rep()
+    lead = LeadFactory(owner=first)
+    due = timezone.now() + datetime.timedelta(minutes=30)
+    task = activity_log(lead=lead, actor=boss, kind="task", subject="Send the quote", due_at=due)
+
+    # On the owner's list, not the writer's.
+    assert task.assignee == first
+    assert task in tasks_for_user(user=first)["today"] + tasks_for_user(user=first)["overdue"]
+    assert tasks_for_user(user=boss) == {"overdue": [], "today": []}
+
+    lead_assign(lead=lead, owner=second, actor=boss)
+
+    task.refresh_from_db()
+    assert task.assignee == second
+    assert task in tasks_for_user(user=second)["today"] + tasks_for_user(user=second)["overdue"]
+    assert tasks_for_user(user=first) == {"overdue": [], "today": []}
+
+
+def test_a_pool_lead_s_task_is_its_writer_s_until_someone_claims_the_lead():
+    writer, claimer = rep(), rep()
+    lead = LeadFactory(owner=None)
+    task = activity_log(
+        lead=lead, actor=writer, kind="task", subject="Call", due_at=timezone.now() + datetime.timedelta(hours=1)
+    )
+    assert task.assignee == writer
+
+    lead_assign(lead=lead, owner=claimer, actor=claimer)
+
+    task.refresh_from_db()
+    assert task.assignee == claimer
+
+
+@pytest.mark.parametrize(
+    ("due", "message"),
+    [
+        (datetime.timedelta(days=-3), "This date is in the past: choose today or later."),
+        (datetime.timedelta(days=3 * 365), "Choose a due date within the next two years."),
+    ],
+)
+def test_a_task_due_long_ago_or_far_ahead_is_refused(due, message):
+    lead = LeadFactory()
+
+    with pytest.raises(ValidationError) as refused:
+        activity_log(lead=lead, actor=rep(), kind="task", subject="Call", due_at=timezone.now() + due)
+
+    assert refused.value.message_dict == {"due_at": [message]}
+    assert not Activity.objects.exists()

@@ -48,7 +48,7 @@ def test_manager_creates_a_lead_for_a_rep(team, login):
 
 
 def test_duplicate_email_links_to_the_existing_lead_and_creates_nothing(team, login):
-    existing = team["theirs"]
+    existing = team["pool"]
     before = Lead.objects.count()
 
     response = login(team["me"]).post(reverse("lead_create"), {"email": existing.email.upper(), "first_name": "Again"})
@@ -58,6 +58,16 @@ def test_duplicate_email_links_to_the_existing_lead_and_creates_nothing(team, lo
     assert response.context["form"].errors["email"] == ["A lead with this e-mail already exists."]
     assert f'href="{reverse("lead_detail", args=[existing.pk])}"' in body
     assert Lead.objects.count() == before
+
+
+def test_a_duplicate_of_another_rep_s_lead_is_named_without_a_dead_link(team, login):
+    existing = team["theirs"]
+
+    response = login(team["me"]).post(reverse("lead_create"), {"email": existing.email, "first_name": "Again"})
+
+    body = response.content.decode()
+    assert "It belongs to another rep: ask a manager if this person should be yours." in body
+    assert f'href="{reverse("lead_detail", args=[existing.pk])}"' not in body  # it would answer 404
 
 
 @pytest.mark.parametrize(
@@ -208,3 +218,16 @@ def test_a_lead_out_of_reach_is_never_offered_as_a_duplicate(team, login):
 
     assert response.status_code == 302
     assert Lead.objects.filter(email="theirs+x@theirsco.example").exists()
+
+
+def test_the_new_lead_page_says_who_will_own_the_lead(client):
+    from tests.factories import manager, marketer, rep
+
+    said = {}
+    for role, user in (("rep", rep()), ("manager", manager()), ("marketer", marketer())):
+        client.force_login(user)
+        said[role] = client.get(reverse("lead_create")).content.decode()
+
+    assert "A lead you create is yours." in said["rep"]
+    assert "Choose its owner, or leave it in the unassigned pool." in said["manager"]
+    assert "waits in the unassigned pool" in said["marketer"]

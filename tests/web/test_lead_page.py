@@ -189,6 +189,7 @@ def test_marketer_cannot_log_activities(team, login):
     )
 
     assert response.status_code == 403
+    assert "Not something your role can do" in response.content.decode()  # a page of ours, not bare text
     assert not Activity.objects.exists()
 
 
@@ -349,3 +350,70 @@ def test_a_long_note_is_shown_shortened_with_the_whole_text_one_click_away(db, c
 
     assert "Show the whole note" in body
     assert body.count("THE-END") == 1  # only inside the collapsed full text
+
+
+def test_a_note_on_a_lead_given_to_another_rep_meanwhile_is_not_lost_in_a_bare_404(team, login):
+    client = login(team["me"])
+    Lead.objects.filter(pk=team["mine"].pk).update(owner=team["other"])  # the manager reassigns it
+
+    response = client.post(
+        reverse("lead_activity_create", args=[team["mine"].pk]), {"kind": "call", "body": "Talked budgets"}
+    )
+
+    # Still "not found" (a lead out of reach is not told to exist), but the page says why that
+    # may be and keeps what the rep typed.
+    html = response.content.decode()
+    assert response.status_code == 404
+    assert "it may have gone to another rep while the page was open" in html
+    assert ">Talked budgets</textarea>" in html
+    assert not Activity.objects.exists()
+    # From the page's htmx form, the browser is sent to the list, which says the same.
+    partial = client.post(
+        reverse("lead_activity_create", args=[team["mine"].pk]),
+        {"kind": "note", "body": "Sent the deck"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert (partial.status_code, partial["HX-Redirect"]) == (404, reverse("lead_list"))
+    assert "What you wrote: “Sent the deck”" in client.get(reverse("lead_list")).content.decode()
+
+
+def test_an_action_on_a_lead_that_never_existed_answers_the_same(team, login):
+    response = login(team["me"]).post(reverse("lead_transition", args=[999999]), {"to_stage": "mql"})
+
+    assert response.status_code == 404
+    assert "it may have gone to another rep while the page was open" in response.content.decode()
+
+
+def test_who_took_or_handed_off_a_lead_shows_on_its_timeline(team, login):
+    client = login(team["me"])
+    client.post(reverse("lead_assign", args=[team["pool"].pk]), {"owner": "me"})  # claim
+    login(team["manager"]).post(reverse("lead_assign", args=[team["pool"].pk]), {"owner": team["other"].pk})
+
+    page = login(team["manager"]).get(reverse("lead_detail", args=[team["pool"].pk])).content.decode()
+
+    assert "Claimed" in page
+    assert f"Assigned to {team['other'].get_full_name() or team['other'].username}" in page
+    assert f"was {team['me'].get_full_name() or team['me'].username}'s" in page
+
+
+def test_the_filtered_list_s_htmx_part_is_never_what_back_shows(team, login):
+    client = login(team["me"])
+
+    part = client.get(reverse("lead_list") + "?q=Mine", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="lead-results")
+    page = client.get(reverse("lead_list") + "?q=Mine")
+
+    # The same address answers a part to htmx and the whole page otherwise: caches must tell
+    # them apart, and the part is not kept at all.
+    for response in (part, page):
+        assert {"HX-Request", "HX-Target"} <= {v.strip() for v in response["Vary"].split(",")}
+    assert part["Cache-Control"] == "no-store"
+    assert "<html" in page.content.decode() and "<html" not in part.content.decode()
+
+
+def test_a_do_not_call_lead_offers_no_dial_link_and_warns_before_logging_a_call(team, login):
+    Lead.objects.filter(pk=team["mine"].pk).update(phone="+1 555 010 2000", do_not_call=True)
+
+    page = login(team["me"]).get(reverse("lead_detail", args=[team["mine"].pk])).content.decode()
+
+    assert 'href="tel:' not in page
+    assert "Do not call: this person asked not to be phoned." in page

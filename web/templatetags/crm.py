@@ -78,6 +78,14 @@ def initials(name: str) -> str:
 
 
 @register.filter
+def tel_href(phone: str) -> str:
+    """A phone number as a tel: link takes it: digits, with a leading + kept ("+1 (555) 010-2000" -> "+15550102000")."""
+    text = (phone or "").strip()
+    digits = "".join(c for c in text if c.isascii() and c.isdigit())
+    return f"+{digits}" if text.startswith("+") else digits
+
+
+@register.filter
 def user_label(user) -> str:  # noqa: ANN001 - a User or None
     if user is None:
         return ""

@@ -1010,6 +1010,7 @@ def _activity(
         body=body,
         occurred_at=occurred_at,
         actor=owner,
+        assignee=owner if kind == Activity.Kind.TASK else None,
         created_at=occurred_at,
         updated_at=occurred_at,
     )
