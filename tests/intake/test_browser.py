@@ -263,7 +263,10 @@ def test_an_embedded_form_keeps_what_was_typed_and_the_attribution_when_the_page
     script_src = re.search(r'src="([^"]+)"', script)[1]
     # A slow website: the snippet's script arrives after the form has loaded and the visitor has
     # started typing.
-    late = f"<script>setTimeout(() => {{ const s = document.createElement('script'); s.src = '{script_src}'; document.body.appendChild(s); }}, 1500)</script>"
+    late = (
+        "<script>setTimeout(() => { const s = document.createElement('script'); "
+        f"s.src = '{script_src}'; document.body.appendChild(s); }}, 1500)</script>"
+    )
     host = _HostSite({"/demo": f"<!doctype html><h1>Book a demo</h1>{frame}{late}"})
     landing = f"{host.url}/demo?utm_source=newsletter&utm_medium=email"
     try:
