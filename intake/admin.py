@@ -1,3 +1,4 @@
+from typing import Any
 from urllib.parse import urljoin
 
 from django import forms
@@ -14,8 +15,10 @@ from django.utils.html import escape, format_html, format_html_join
 from core.admin import ViewOnlyAdmin
 from intake import capture
 from intake.models import CaptureForm, CsvImport, FormSubmission, MergeRecord, WebhookDelivery, WebhookEndpoint
+from intake.selectors import capture_field_choices
 from intake.services import attribute_types, capture_form_save
 from intake.webhooks import webhook_deliveries_resend, webhook_endpoint_save
+from intake.widgets import FormFieldsEditor
 
 
 class CaptureFormAdminForm(forms.ModelForm):
@@ -25,10 +28,20 @@ class CaptureFormAdminForm(forms.ModelForm):
 
     class Meta:
         model = CaptureForm
+        widgets = {"fields": FormFieldsEditor}
+        help_texts = {
+            "fields": "The questions the form asks, in order. The e-mail address is always asked, and "
+            'required. "E-mail opt-in" is the marketing-consent box: it shows the consent text below. '
+            "A blank label shows the field's own name.",
+        }
         fields = [
             "name", "slug", "is_active", "title", "intro", "submit_label", "fields", "consent_text", "source",
             "campaign", "assignment", "owner", "thank_you_message", "redirect_url", "min_fill_seconds",
         ]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["fields"].widget.field_choices = capture_field_choices()  # type: ignore[attr-defined]
 
     def clean_fields(self) -> object:
         value = self.cleaned_data["fields"]
@@ -64,11 +77,7 @@ class CaptureFormAdmin(admin.ModelAdmin):
             "Fields",
             {
                 "fields": ["fields", "consent_text"],
-                "description": (
-                    'A list of {"key", "label", "required"}. Keys: '
-                    + ", ".join(capture.FORM_LEAD_FIELDS)
-                    + ", or attributes.&lt;custom field key&gt;. email_opt_in is the marketing-consent box."
-                ),
+                "description": "Custom fields defined under Leads appear in the list after the lead's own.",
             },
         ),
         ("Attribution", {"fields": ["source", "campaign"]}),

@@ -86,7 +86,7 @@ def parse_field_specs(
         else:
             problems.append(f"field {index}: '{key}' is not a lead field a form may set")
     if "email" not in seen:
-        problems.append("a form must ask for the e-mail address (key 'email')")
+        problems.append("a form must ask for the e-mail address")
     return specs, problems
 
 

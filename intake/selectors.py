@@ -15,8 +15,9 @@ from django.forms.models import model_to_dict
 from django.http import Http404
 from django.utils import timezone
 from django.utils.duration import duration_iso_string
-from django.utils.text import slugify
+from django.utils.text import capfirst, slugify
 
+from intake.capture import ATTRIBUTE_PREFIX, FORM_LEAD_FIELDS
 from intake.export import safe_cell
 from intake.models import CsvImport, FormSubmission, MergeRecord
 from leads.models import CustomFieldDefinition, Lead
@@ -337,3 +338,18 @@ def merge_record_of(*, user: User, lead_id: Any) -> MergeRecord | None:
         .select_related("survivor", "actor")
         .first()
     )
+
+
+def capture_field_choices() -> list[tuple[str, list[tuple[str, str]]]]:
+    """What a capture form's field may ask for, grouped: the lead's own fields, then the custom
+    fields (as ``attributes.<key>``), each with the name a marketer knows it by."""
+    named = {"email": "E-mail address"}  # the model's field is plain "email"
+    lead_fields = [
+        (key, named.get(key) or str(capfirst(getattr(Lead._meta.get_field(key), "verbose_name", key))))
+        for key in FORM_LEAD_FIELDS
+    ]
+    custom = [
+        (f"{ATTRIBUTE_PREFIX}{key}", label)
+        for key, label in CustomFieldDefinition.objects.order_by("label").values_list("key", "label")
+    ]
+    return [("Lead fields", lead_fields), ("Custom fields", custom)] if custom else [("Lead fields", lead_fields)]

@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # its widget templates, for FORM_RENDERER below
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
@@ -80,6 +81,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# Widgets render with the templates above, so that templates/ may hold a widget's own
+# (admin/intake/form_fields_editor.html).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # Database: SQLite under var/ unless DATABASE_URL is set.
 DATABASES = {

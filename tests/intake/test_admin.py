@@ -91,3 +91,69 @@ def test_the_embed_snippet_names_this_site_and_its_script(client):
     # (a hashed name would change with the next deploy and break pasted snippets).
     assert "&lt;iframe src=&quot;http://testserver/f/contact/embed/&quot;" in page
     assert "&lt;script src=&quot;http://testserver/static/intake/embed.js&quot;&gt;&lt;/script&gt;" in page
+
+
+def _rows(*rows, extra_blank=True) -> dict:
+    """The field editor's rows as the browser posts them: (key, label, required[, delete])."""
+    data: dict = {}
+    posted = [*rows, ("", "", False)] if extra_blank else list(rows)
+    for index, (key, label, required, *delete) in enumerate(posted):
+        data[f"fields-{index}-key"] = key
+        data[f"fields-{index}-label"] = label
+        if required:
+            data[f"fields-{index}-required"] = "on"
+        if delete and delete[0]:
+            data[f"fields-{index}-delete"] = "on"
+    data["fields-count"] = str(len(posted))
+    return data
+
+
+def test_a_marketer_edits_a_forms_fields_as_rows_without_typing_json(client):
+    from leads.models import CustomFieldDefinition
+
+    CustomFieldDefinition.objects.create(key="plan", label="Plan", field_type="choice", choices=["Starter", "Pro"])
+    client.force_login(marketer())
+    form = capture_form_ensure_demo()
+
+    page = client.get(f"/admin/intake/captureform/{form.pk}/change/").content.decode()
+    # Each field a row: what it asks for, chosen by name (custom fields too), with its label.
+    assert '<option value="title">Job title</option>' in page
+    assert '<option value="attributes.plan">Plan</option>' in page
+    assert 'name="fields-0-label" id="id_fields-0-label" value="Work e-mail"' in page
+    assert 'name="fields" ' not in page and '<textarea name="fields"' not in page  # no JSON to type
+
+    data = _rows(
+        ("attributes.plan", "Which plan?", True),
+        ("email", "Work e-mail", True),
+        ("company", "", False),  # a blank label: the field's own name
+        ("phone", "Phone", False, "delete"),
+    )
+    response = _post(client, form, **data)
+
+    assert response.status_code == 302
+    form.refresh_from_db()
+    assert form.fields == [
+        {"key": "attributes.plan", "label": "Which plan?", "required": True},
+        {"key": "email", "label": "Work e-mail", "required": True},
+        {"key": "company", "required": False},
+    ]
+    public = client.get(f"/f/{form.slug}/").content.decode()
+    assert public.index("Which plan?") < public.index("Work e-mail") < public.index(">Company<")
+
+
+def test_bad_field_rows_are_refused_with_the_reason_and_kept_on_the_page(client):
+    client.force_login(marketer())
+    form = capture_form_ensure_demo()
+    before = form.fields
+
+    response = _post(client, form, **_rows(("company", "Company", False), ("attributes.gone", "Old field", False)))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "a form must ask for the e-mail address" in page
+    assert "field 2: &#x27;gone&#x27; is not a defined custom field" in page
+    # What was entered stays on the page, the unknown field too, to be fixed or deleted.
+    assert '<option value="attributes.gone" selected>attributes.gone (not a field a form can set)</option>' in page
+    assert 'value="Old field"' in page
+    form.refresh_from_db()
+    assert form.fields == before

@@ -348,3 +348,45 @@ def test_a_script_on_the_company_site_posts_a_form_as_json(live_server):
     assert answer == [201, "Thank you! We will be in touch soon."]
     lead = Lead.objects.get(email="scripted@example.com")
     assert (lead.company, lead.first_touch_utm["utm_source"]) == ("Own Markup Ltd", "site")
+
+
+def test_a_marketer_adds_a_question_to_a_form_and_moves_it_to_the_top(client, live_server, artifacts_dir):
+    from leads.models import CustomFieldDefinition
+
+    CustomFieldDefinition.objects.create(key="plan", label="Plan", field_type="choice", choices=["Starter", "Pro"])
+    form = _embedded_form("demo-request")
+    cookies = _session_cookie(client, live_server, marketer())
+
+    labels = _in_browser(lambda page: _add_and_move_a_question(page, live_server, form, artifacts_dir), cookies)
+
+    form.refresh_from_db()
+    assert form.fields == [
+        {"key": "attributes.plan", "label": "Which plan interests you?", "required": True},
+        {"key": "email", "label": "Work e-mail", "required": True},
+        {"key": "company", "label": "Company", "required": False},
+    ]
+    assert labels == ["Which plan interests you? *", "Work e-mail *", "Company"]
+
+
+def _add_and_move_a_question(page, live_server, form, artifacts_dir) -> list[str]:
+    page.goto(f"{live_server.url}/admin/intake/captureform/{form.pk}/change/")
+    page.get_by_role("button", name="Add a field").click()
+    rows = page.locator("tr[data-row]")
+    position = rows.count() - 1  # e-mail, company, the blank row, the new one
+    row = rows.nth(position)
+    row.get_by_label("Asks for").select_option(label="Plan")
+    row.get_by_label("Label on the form").fill("Which plan interests you?")
+    row.get_by_label("Required").check()
+    while position > 0:
+        rows.nth(position).get_by_role("button", name="Move up").click()
+        position -= 1
+    assert rows.nth(0).get_by_label("Asks for").input_value() == "attributes.plan"
+    assert rows.nth(0).get_by_role("button", name="Move up").is_disabled()
+    page.locator("fieldset", has=page.locator("[data-form-fields]")).screenshot(
+        path=str(artifacts_dir / "intake-form-fields.png")
+    )
+    page.get_by_role("button", name="Save and continue editing").click()
+    assert "was changed successfully" in page.locator(".messagelist").inner_text()
+
+    page.goto(f"{live_server.url}/f/{form.slug}/")
+    return [label.strip() for label in page.locator("#capture-form label.form-label").all_inner_texts()]

@@ -1,0 +1,91 @@
+"""The capture-form admin's editor of a form's fields: a table of rows, not JSON to type."""
+
+import json
+from typing import Any
+
+from django import forms
+
+# Rows a browser may send at most (a form asks a handful of questions).
+MAX_ROWS = 100
+
+
+class FormFieldsEditor(forms.Widget):
+    """Edits a capture form's ``fields`` (a list of ``{"key", "label", "required"}``) as rows:
+    what the field asks for, the label shown, whether it is required, and a box to delete it.
+
+    It posts ``<name>-count`` and ``<name>-<i>-key/label/required/delete``; a plain ``<name>``
+    holding the JSON is still read when no rows are posted. Without JavaScript a blank row
+    adds a field; with it (``intake/admin-form-fields.js``) rows are added and moved in place.
+    """
+
+    template_name = "admin/intake/form_fields_editor.html"
+    # Blank rows at the end, for a new field.
+    extra = 1
+
+    class Media:
+        js = ["intake/admin-form-fields.js"]
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs)
+        # [(group label, [(key, label), ...]), ...]: set by the admin form from the custom fields.
+        self.field_choices: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def get_context(self, name: str, value: Any, attrs: dict[str, Any] | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        rows = _rows(value)
+        known = {key for _, options in self.field_choices for key, _ in options}
+        groups = list(self.field_choices)
+        unknown = [(row["key"], f"{row['key']} (not a field a form can set)") for row in rows]
+        unknown = [(key, label) for key, label in unknown if key not in known]
+        if unknown:  # kept visible, so that the error about it makes sense and nothing is lost silently
+            groups.append(("Not known", unknown))
+        blank = {"key": "", "label": "", "required": False}
+        context["widget"].update(
+            {
+                "rows": [*rows, *[blank] * self.extra],
+                "groups": groups,
+                "blank": blank,
+            }
+        )
+        return context
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        count_key = f"{name}-count"
+        if count_key not in data:
+            return data.get(name)  # the JSON itself (a script, an older page)
+        try:
+            count = min(max(int(data.get(count_key) or 0), 0), MAX_ROWS)
+        except ValueError:
+            count = 0
+        rows = []
+        for index in range(count):
+            prefix = f"{name}-{index}-"
+            key = (data.get(f"{prefix}key") or "").strip()
+            if not key or data.get(f"{prefix}delete"):
+                continue
+            row: dict[str, Any] = {"key": key}
+            label = (data.get(f"{prefix}label") or "").strip()
+            if label:
+                row["label"] = label
+            row["required"] = bool(data.get(f"{prefix}required"))
+            rows.append(row)
+        return json.dumps(rows)
+
+    def value_omitted_from_data(self, data: Any, files: Any, name: str) -> bool:
+        return f"{name}-count" not in data and name not in data
+
+
+def _rows(value: Any) -> list[dict[str, Any]]:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    if not isinstance(value, list):
+        return []
+    rows = []
+    for item in value:
+        if isinstance(item, dict) and isinstance(item.get("key"), str):
+            label = str(item.get("label") or "")
+            rows.append({"key": item["key"], "label": label, "required": bool(item.get("required"))})
+    return rows
