@@ -314,12 +314,17 @@ class TransitionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Why? (needed to lose, recycle or reopen)"}),
     )
 
-    def __init__(self, *args: Any, targets: list[tuple[str, Move]], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, targets: list[tuple[str, Move]], stage: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.targets = targets
-        cast(forms.ChoiceField, self.fields["to_stage"]).choices = [("", "Choose a stage…")] + [
-            (stage, Stage(stage).label) for stage, _move in targets
-        ]
+        field = cast(forms.ChoiceField, self.fields["to_stage"])
+        field.choices = [("", "Choose a stage…")] + [(target, Stage(target).label) for target, _move in targets]
+        if stage:
+            # A page shown before the lead moved offers moves from where it was.
+            field.error_messages["invalid_choice"] = (
+                f"This lead is now at the stage \u201c{Stage(stage).label}\u201d: it cannot move to the "
+                "stage chosen from there. Choose again from the stages below."
+            )
 
     @property
     def target_moves(self) -> list[dict[str, Any]]:

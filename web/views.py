@@ -160,7 +160,7 @@ def _detail_context(
         "lead": lead,
         "timeline": lead_timeline(lead=lead),
         "activity_form": activity_form or ActivityForm(),
-        "transition_form": transition_form or TransitionForm(targets=targets),
+        "transition_form": transition_form or TransitionForm(targets=targets, stage=lead.stage),
         "custom_attributes": custom_attributes,
         # An erased lead is kept for reports only: nobody edits or works it any more.
         "can_log_activity": user.has_perm("leads.add_activity") and not lead.is_erased,
@@ -225,7 +225,7 @@ def lead_activity_create(request: HttpRequest, lead_id: int) -> HttpResponse:
 def lead_transition(request: HttpRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
     targets = lifecycle.allowed_targets(lead.stage, previous_stage=services.lead_last_stage_before_lost(lead=lead))
-    form = TransitionForm(request.POST, targets=targets)
+    form = TransitionForm(request.POST, targets=targets, stage=lead.stage)
     if form.is_valid():
         try:
             services.lead_transition(

@@ -258,6 +258,24 @@ def test_losing_with_a_reason(team, login):
     assert StageChange.objects.get(lead=team["mine"], to_stage="lost").reason == "Chose a rival"
 
 
+def test_a_move_offered_before_the_lead_moved_says_where_it_is_now(team, login):
+    client = login(team["me"])
+    # The page offered raw -> MQL; meanwhile a colleague won the lead.
+    Lead.objects.filter(pk=team["mine"].pk).update(stage="won")
+
+    response = transition(client, team["mine"], to_stage="mql")
+
+    assert response.status_code == 200
+    assert response.context["transition_form"].errors["to_stage"] == [
+        "This lead is now at the stage \u201cCustomer\u201d: it cannot move to the stage chosen from there. "
+        "Choose again from the stages below."
+    ]
+    assert "This lead is now at the stage" in response.text  # said on the page, even with no moves left
+    team["mine"].refresh_from_db()
+    assert team["mine"].stage == "won"
+    assert not StageChange.objects.filter(lead=team["mine"], to_stage="mql").exists()
+
+
 def test_recycling_needs_a_written_reason(team, login):
     Lead.objects.filter(pk=team["mine"].pk).update(stage="sql")
 
