@@ -15,6 +15,15 @@ class DuplicateLeadError(DomainError):
         self.lead_id = lead_id
 
 
+class LeadErased(DomainError):
+    """The lead's personal data was erased: it is kept for reports only, and nothing changes it."""
+
+    MESSAGE = "This lead's personal data was erased: it can no longer be changed or worked."
+
+    def __init__(self, field: str | None = None) -> None:
+        super().__init__({field: [self.MESSAGE]} if field else self.MESSAGE, code="erased")
+
+
 class TransitionNotAllowed(DomainError):
     """A stage move that the lifecycle does not allow."""
 

@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.errors import DuplicateLeadError, TransitionNotAllowed
+from core.errors import DuplicateLeadError, LeadErased, TransitionNotAllowed
 from leads import lifecycle
 from leads.attributes import AttributeSpec, clean_attributes
 from leads.models import (
@@ -128,6 +128,11 @@ def _check_email_free(email: str, *, exclude_id: int | None = None) -> None:
         raise DuplicateLeadError("A lead with this e-mail already exists.", lead_id=clash_id)
 
 
+def _refuse_erased(lead: Lead) -> None:
+    if lead.is_erased:
+        raise LeadErased()
+
+
 def _full_clean(lead: Lead) -> None:
     # The case-insensitive unique e-mail is checked by _check_email_free (with a link to the
     # other lead) and by the database constraint; full_clean checks the rest.
@@ -216,6 +221,7 @@ def lead_update(
     *, lead: Lead, actor: User | None = None, attributes: dict[str, Any] | None = None, **fields: Any
 ) -> Lead:
     """Change a lead's editable fields; stage, owner and score have their own services."""
+    _refuse_erased(lead)
     not_editable = sorted(set(fields) - EDITABLE_FIELDS)
     if not_editable:
         raise ValidationError(dict.fromkeys(not_editable, "This field cannot be changed here."))
@@ -247,6 +253,7 @@ def lead_update(
 
 def lead_assign(*, lead: Lead, owner: AbstractBaseUser | None, actor: User) -> Lead:
     """Give the lead to ``owner`` (or back to the pool). Reps may only claim or release."""
+    _refuse_erased(lead)
     if not can_assign_any(actor):
         if owner is not None and owner != actor:
             raise ValidationError({"owner": "You can only assign leads to yourself."})
@@ -298,6 +305,7 @@ def lead_transition(
     People (``actor``) may advance, lose, recycle or reopen; a named ``rule`` may only
     advance. Losing needs a lost reason; recycling and reopening need a written reason.
     """
+    _refuse_erased(lead)
     now = now or timezone.now()
     by_rule = bool(rule) and actor is None
     reason = (reason or "").strip()
@@ -353,6 +361,7 @@ def activity_log(
     now: datetime.datetime | None = None,
 ) -> Activity:
     """Record what a rep did. The first call, e-mail or meeting sets ``first_touched_at``."""
+    _refuse_erased(lead)
     now = now or timezone.now()
     occurred_at = occurred_at or now
     errors: dict[str, str] = {}

@@ -45,7 +45,7 @@ from core.db import (
     unnest_params,
     unsized_array,
 )
-from core.errors import IdempotencyKeyConflict
+from core.errors import IdempotencyKeyConflict, LeadErased
 from leads import lifecycle
 from leads.models import CustomFieldDefinition, Lead, StageChange
 from leads.services import lead_create, lead_update, normalize_email
@@ -647,6 +647,8 @@ def _log_one(
     now: datetime.datetime,
 ) -> EventResult:
     lead = _locked_lead(lead_id)
+    if lead.is_erased:
+        raise LeadErased("lead_id")
     spec = spec_for_version(lead.active_version)  # type: ignore[attr-defined]
     state_version: int | None = lead.state_version  # type: ignore[attr-defined]
     event = _new_event(
@@ -1259,6 +1261,9 @@ def _log_many(entries: list[_BatchItem], results: list[Any], *, actor: User | No
             continue
         lead = found
         remaining[lead.pk] -= 1
+        if lead.is_erased:
+            results[entry.index] = LeadErased("lead_id" if entry.lead_id is not None else "email")
+            continue
         if entry.idempotency_key is not None and key in originals:
             if not _same_event(originals[key], lead.pk, entry.event_type):
                 conflicts.append((entry, lead.pk))

@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from core.errors import LeadErased
 from leads import selectors as lead_selectors
 from leads.models import Lead
 from scoring import selectors as scoring_selectors
@@ -60,7 +61,7 @@ def score_panel_context(request: HttpRequest, lead: Lead, *, event_form: EventLo
         "score_explanation": scoring_selectors.lead_score_explanation(lead=lead),
         "score_chart": score_chart(changes),
         "event_form": event_form or EventLogForm(),
-        "can_log_event": request.user.has_perm("scoring.add_engagementevent"),
+        "can_log_event": request.user.has_perm("scoring.add_engagementevent") and not lead.is_erased,
     }
 
 
@@ -80,6 +81,10 @@ def lead_event_create(request: HttpRequest, lead_id: int) -> HttpResponse:
                 source="rep",
                 actor=request.user,
             )
+        except LeadErased:
+            # The page no longer offers the form: say it above the page.
+            messages.error(request, LeadErased.MESSAGE)
+            return redirect("lead_detail", lead_id=lead.pk)
         except ValidationError as error:
             for field, errors in error.message_dict.items():
                 form.add_error("event_type" if field == "type" else None, errors)

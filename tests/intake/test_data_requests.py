@@ -202,3 +202,41 @@ def test_export_includes_what_merged_leads_held_and_says_what_it_is(client):
     (merged,) = data["merged_leads"]
     assert merged["merged_snapshot"]["email"] == "jane.old@example.com"
     assert merged["merged_snapshot"]["first_name"] == "Janet"
+
+
+def test_nothing_writes_to_an_erased_lead_again(client):
+    from tests.api.clients import token_client
+
+    seller = rep()
+    lead = LeadFactory(email=EMAIL, first_name="Jane", owner=seller)
+    lead_erase(lead=lead, actor=manager())
+    lead.refresh_from_db()
+    erased = lead.email
+    before = (lead.score, lead.temperature, lead.stage, lead.first_name)
+    refused = ["This lead's personal data was erased: it can no longer be changed or worked."]
+    api = token_client(manager(username="boss"))
+
+    # The API: edit, move, events by id (one and in a list) and by the erased address.
+    assert api.patch(f"/api/v1/leads/{lead.pk}/", {"first_name": "Back"}, format="json").json() == {"detail": refused}
+    moved = api.post(f"/api/v1/leads/{lead.pk}/transition/", {"to_stage": "mql"}, format="json")
+    assert moved.status_code == 400
+    one = api.post("/api/v1/events/", {"lead_id": lead.pk, "type": "pricing_page_view"}, format="json")
+    assert (one.status_code, one.json()) == (400, {"lead_id": refused})
+    listed = api.post(
+        "/api/v1/events/",
+        [{"lead_id": lead.pk, "type": "email_open"}, {"email": erased, "type": "email_open"}],
+        format="json",
+    )
+    assert listed.status_code == 207
+    assert listed.json() == [{"errors": {"lead_id": refused}}, {"errors": {"email": refused}}]
+
+    # The page offers no event to log, and a posted one is refused.
+    client.force_login(seller)
+    page = client.get(f"/leads/{lead.pk}/").content.decode()
+    assert "Log an event" not in page
+    posted = client.post(reverse("lead_event_create", args=[lead.pk]), {"event_type": "demo_request"}, follow=True)
+    assert refused[0] in [str(message) for message in posted.context["messages"]]
+
+    lead.refresh_from_db()
+    assert (lead.score, lead.temperature, lead.stage, lead.first_name) == before
+    assert not EngagementEvent.objects.filter(lead=lead).exclude(event_type__key="form_submission").exists()
