@@ -18,7 +18,7 @@ from intake.models import CaptureForm, CsvImport, FormSubmission, MergeRecord, W
 from intake.selectors import capture_field_choices
 from intake.services import attribute_types, capture_form_save
 from intake.webhooks import webhook_deliveries_resend, webhook_endpoint_save
-from intake.widgets import FormFieldsEditor
+from intake.widgets import FormFieldsEditor, without_deleted
 
 
 class CaptureFormAdminForm(forms.ModelForm):
@@ -44,11 +44,11 @@ class CaptureFormAdminForm(forms.ModelForm):
         self.fields["fields"].widget.field_choices = capture_field_choices()  # type: ignore[attr-defined]
 
     def clean_fields(self) -> object:
-        value = self.cleaned_data["fields"]
-        _, problems = capture.parse_field_specs(value, attribute_types())
+        rows, numbers = without_deleted(self.cleaned_data["fields"])
+        _, problems = capture.parse_field_specs(rows, attribute_types(), numbers=numbers)
         if problems:
             raise ValidationError(problems)
-        return value
+        return rows
 
 
 def embed_snippet(form: CaptureForm, root: str) -> str:

@@ -52,39 +52,50 @@ ATTRIBUTE_INPUT_TYPES = {"text": "text", "number": "number", "boolean": "checkbo
 
 
 def parse_field_specs(
-    raw_fields: Any, attribute_types: dict[str, tuple[str, tuple[str, ...]]]
+    raw_fields: Any,
+    attribute_types: dict[str, tuple[str, tuple[str, ...]]],
+    *,
+    skip_deleted_attributes: bool = False,
+    numbers: list[int] | None = None,
 ) -> tuple[list[FieldSpec], list[str]]:
     """Turn a form's ``fields`` JSON into specs; return ``(specs, problems)``.
 
-    ``attribute_types`` maps a custom field key to ``(field_type, choices)``.
+    ``attribute_types`` maps a custom field key to ``(field_type, choices)``. With
+    ``skip_deleted_attributes`` a field asking for a custom field that no longer exists is left
+    out without a problem (a live form keeps working after a marketer deletes a custom field).
+    Problems name a field by its place in the list, or by ``numbers[i]`` when given (the
+    admin's row numbers, deleted rows included).
     """
     problems: list[str] = []
     specs: list[FieldSpec] = []
     if not isinstance(raw_fields, list):
         return [], ["fields must be a list of objects with key, label and required"]
     seen: set[str] = set()
-    for index, item in enumerate(raw_fields, start=1):
+    for position, item in enumerate(raw_fields):
+        number = numbers[position] if numbers else position + 1
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            problems.append(f"field {index}: needs a 'key'")
+            problems.append(f"field {number}: needs a 'key'")
             continue
         key = item["key"].strip()
         label = str(item.get("label") or key.replace("attributes.", "").replace("_", " ").capitalize())
+        named = f"field {number} ({label})"
         required = bool(item.get("required", False))
         if key in seen:
-            problems.append(f"field {index}: '{key}' appears twice")
+            problems.append(f"{named}: '{key}' is asked for twice")
             continue
         seen.add(key)
         if key.startswith(ATTRIBUTE_PREFIX):
             attr = key[len(ATTRIBUTE_PREFIX) :]
             if attr not in attribute_types:
-                problems.append(f"field {index}: '{attr}' is not a defined custom field")
+                if not skip_deleted_attributes:
+                    problems.append(f"{named}: '{attr}' is not a defined custom field")
                 continue
             field_type, choices = attribute_types[attr]
             specs.append(FieldSpec(key, label, required, ATTRIBUTE_INPUT_TYPES.get(field_type, "text"), choices))
         elif key in FORM_LEAD_FIELDS:
             specs.append(FieldSpec(key, label, required or key == "email", FORM_LEAD_FIELDS[key]))
         else:
-            problems.append(f"field {index}: '{key}' is not a lead field a form may set")
+            problems.append(f"{named}: '{key}' is not a lead field a form may set")
     if "email" not in seen:
         problems.append("a form must ask for the e-mail address")
     return specs, problems

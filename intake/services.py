@@ -65,7 +65,9 @@ def attribute_types() -> dict[str, tuple[str, tuple[str, ...]]]:
 
 
 def capture_form_specs(*, form: CaptureForm) -> list[capture.FieldSpec]:
-    specs, problems = capture.parse_field_specs(form.fields, attribute_types())
+    """The fields a live form shows: a custom field deleted since the form was saved is left out
+    (the admin shows the form's row for it as no longer known)."""
+    specs, problems = capture.parse_field_specs(form.fields, attribute_types(), skip_deleted_attributes=True)
     if problems:
         raise ValidationError({"fields": problems})
     return specs

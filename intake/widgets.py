@@ -7,6 +7,8 @@ from django import forms
 
 # Rows a browser may send at most (a form asks a handful of questions).
 MAX_ROWS = 100
+# The mark of a row whose "Delete?" box was ticked.
+DELETE = "delete"
 
 
 class FormFieldsEditor(forms.Widget):
@@ -43,6 +45,7 @@ class FormFieldsEditor(forms.Widget):
         context["widget"].update(
             {
                 "rows": [*rows, *[blank] * self.extra],
+                "unknown": [key for key, _ in unknown],
                 "groups": groups,
                 "blank": blank,
             }
@@ -61,13 +64,17 @@ class FormFieldsEditor(forms.Widget):
         for index in range(count):
             prefix = f"{name}-{index}-"
             key = (data.get(f"{prefix}key") or "").strip()
-            if not key or data.get(f"{prefix}delete"):
+            if not key:
                 continue
             row: dict[str, Any] = {"key": key}
             label = (data.get(f"{prefix}label") or "").strip()
             if label:
                 row["label"] = label
             row["required"] = bool(data.get(f"{prefix}required"))
+            if data.get(f"{prefix}delete"):
+                # Kept, marked, until the form saves (see ``without_deleted``): a page shown again
+                # for another error still shows the row, with its box ticked.
+                row[DELETE] = True
             rows.append(row)
         return json.dumps(rows)
 
@@ -87,5 +94,22 @@ def _rows(value: Any) -> list[dict[str, Any]]:
     for item in value:
         if isinstance(item, dict) and isinstance(item.get("key"), str):
             label = str(item.get("label") or "")
-            rows.append({"key": item["key"], "label": label, "required": bool(item.get("required"))})
+            rows.append(
+                {
+                    "key": item["key"],
+                    "label": label,
+                    "required": bool(item.get("required")),
+                    "delete": bool(item.get(DELETE)),
+                }
+            )
     return rows
+
+
+def without_deleted(rows: Any) -> tuple[Any, list[int]]:
+    """The rows to keep and each one's number on the page (1-based, deleted rows counted)."""
+    if not isinstance(rows, list):
+        return rows, []
+    kept = [
+        (number, row) for number, row in enumerate(rows, start=1) if not (isinstance(row, dict) and row.get(DELETE))
+    ]
+    return [row for _, row in kept], [number for number, _ in kept]

@@ -1,5 +1,7 @@
 """The capture-form admin: who gets a form's leads."""
 
+import re
+
 import pytest
 
 from intake.models import CaptureForm
@@ -151,9 +153,59 @@ def test_bad_field_rows_are_refused_with_the_reason_and_kept_on_the_page(client)
     assert response.status_code == 200
     page = response.content.decode()
     assert "a form must ask for the e-mail address" in page
-    assert "field 2: &#x27;gone&#x27; is not a defined custom field" in page
+    assert "field 2 (Old field): &#x27;gone&#x27; is not a defined custom field" in page
     # What was entered stays on the page, the unknown field too, to be fixed or deleted.
     assert '<option value="attributes.gone" selected>attributes.gone (not a field a form can set)</option>' in page
     assert 'value="Old field"' in page
     form.refresh_from_db()
     assert form.fields == before
+
+
+def test_a_row_marked_for_deletion_stays_on_the_page_when_the_save_fails_for_another_reason(client):
+    client.force_login(marketer())
+    form = capture_form_ensure_demo()
+    before = form.fields
+
+    data = _rows(
+        ("email", "Work e-mail", True, "delete"),
+        ("first_name", "First name", False),
+        ("first_name", "Your name", False),
+    )
+    page = _post(client, form, **data).content.decode()
+
+    # Rows are numbered as on the page, the deleted one counted, and named by their label.
+    assert "field 3 (Your name): &#x27;first_name&#x27; is asked for twice" in page
+    assert "a form must ask for the e-mail address" in page
+    # The e-mail row is still there, its box ticked, to be unticked.
+    assert 'value="Work e-mail"' in page
+    assert 'name="fields-0-delete" id="id_fields-0-delete" checked' in page
+    form.refresh_from_db()
+    assert form.fields == before
+
+
+def test_a_live_form_keeps_working_when_a_custom_field_it_asks_for_is_deleted(client):
+    from leads.models import CustomFieldDefinition, Lead
+
+    plan = CustomFieldDefinition.objects.create(key="go_live", label="Go-live date", field_type="date")
+    form = capture_form_ensure_demo()
+    CaptureForm.objects.filter(pk=form.pk).update(
+        min_fill_seconds=0,
+        fields=[
+            {"key": "email", "label": "Work e-mail", "required": True},
+            {"key": "attributes.go_live", "label": "When do you go live?"},
+        ],
+    )
+    plan.delete()
+
+    page = client.get(f"/f/{form.slug}/")
+    assert page.status_code == 200
+    assert "Work e-mail" in page.text and "When do you go live?" not in page.text
+    token = re.search(r'name="form_token" value="([^"]+)"', page.text)[1]
+    sent = client.post(f"/f/{form.slug}/", {"email": "still@example.com", "form_token": token})
+    assert sent.status_code in (200, 302)
+    assert Lead.objects.filter(email="still@example.com").exists()
+
+    # The marketer sees why the question is gone, and what to do.
+    client.force_login(marketer())
+    admin_page = client.get(f"/admin/intake/captureform/{form.pk}/change/").text
+    assert "The form leaves out what no custom field holds any more: attributes.go_live." in admin_page

@@ -38,8 +38,8 @@ def test_form_definition_must_use_known_fields_and_ask_for_email():
         capture_form_save(form=form)
 
     assert exc.value.message_dict["fields"] == [
-        "field 1: 'password' is not a lead field a form may set",
-        "field 2: 'nope' is not a defined custom field",
+        "field 1 (Password): 'password' is not a lead field a form may set",
+        "field 2 (Nope): 'nope' is not a defined custom field",
         "a form must ask for the e-mail address",
     ]
     assert not CaptureForm.objects.filter(slug="x").exists()
