@@ -122,7 +122,10 @@ def _clean_submission(specs: list[capture.FieldSpec], values: dict[str, Any]) ->
             if spec.required and not checked:
                 errors[spec.key] = "Please tick this box."
             elif spec.is_attribute:
-                raw_attributes[spec.attribute_key] = checked
+                # An unticked box sends nothing: like a blank answer it changes nothing. A "no"
+                # that is sent (false in JSON, "no") is an answer.
+                if value is not None and (checked or str(value).strip() != ""):
+                    raw_attributes[spec.attribute_key] = checked
             elif checked:
                 fields[spec.key] = True
             continue

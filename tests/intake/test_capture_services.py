@@ -115,3 +115,21 @@ def test_giving_leads_to_one_person_needs_an_active_person():
     assert missing.value.message_dict == {"owner": ["Choose who gets the leads of this form."]}
     assert inactive.value.message_dict == {"owner": ["This user is not active."]}
     assert not CaptureForm.objects.filter(slug="demo-day").exists()
+
+
+def test_an_unticked_yes_no_box_keeps_an_earlier_yes_and_a_sent_no_counts():
+    CustomFieldDefinition.objects.create(key="trial", label="I want a trial", field_type="boolean")
+    form = CaptureForm.objects.create(
+        name="Webinar",
+        slug="webinar",
+        fields=[{"key": "email", "required": True}, {"key": "attributes.trial", "label": "I want a trial"}],
+    )
+
+    def send(**values):
+        capture_form_submit(form=form, values={"email": "grace@example.org", **values}, now=NOW)
+        return Lead.objects.get(email="grace@example.org").attributes.get("trial")
+
+    assert send() is None  # a new lead who did not tick it: no answer
+    assert send(attributes__trial="1") is True
+    assert send() is True  # a browser sends nothing for an unticked box: nothing changes
+    assert send(**{"attributes.trial": False}) is False  # a script that says no, says no
