@@ -173,6 +173,14 @@ def _clean_submission(specs: list[capture.FieldSpec], values: dict[str, Any]) ->
     return fields, attributes
 
 
+def _record_form_assignment(form: CaptureForm, lead: Lead, now: datetime.datetime) -> None:
+    """The lead's timeline says who got it from the form, and how."""
+    how = ", taking turns among the sales reps" if form.assignment == CaptureForm.Assignment.ROUND_ROBIN else ""
+    OwnerChange.objects.create(
+        lead=lead, from_owner=None, to_owner=lead.owner, actor=None, changed_at=now, via=f"the form “{form.name}”{how}"
+    )
+
+
 def _form_owner(form: CaptureForm) -> Any:
     """Who gets the lead this form brings in (``None``: the pool), as the form says. Round robin
     takes the active sales reps in id order, after the one who got the last lead; the form row
@@ -248,6 +256,9 @@ def capture_form_submit(
                 # Someone created the same e-mail a moment ago: update that lead instead.
                 lead = Lead.objects.select_for_update().get(pk=exc.lead_id)
                 created = False
+            else:
+                if lead.owner_id is not None:
+                    _record_form_assignment(form, lead, now)
         if not created:
             changed = {key: value for key, value in fields.items() if getattr(lead, key) != value}
             if changed or attributes:
@@ -262,6 +273,7 @@ def capture_form_submit(
                 if owner is not None:
                     update.update(owner=owner, updated_at=now)
                     lead.owner = owner
+                    _record_form_assignment(form, lead, now)
             if update:
                 Lead.objects.filter(pk=lead.pk).update(**update)
         # The words next to the ticked consent box, as the form showed them (its consent text, else the label).

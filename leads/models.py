@@ -300,7 +300,8 @@ class Activity(TimeStampedModel):
 
 
 class OwnerChange(models.Model):
-    """A lead changed hands: claimed from the pool, released to it, or assigned by a manager."""
+    """A lead changed hands: claimed from the pool, released to it, assigned by a manager, or
+    given to someone by a capture form (``via``)."""
 
     # (db_index=False: ownerchange_lead_idx leads with it)
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="owner_changes", db_index=False)
@@ -314,6 +315,8 @@ class OwnerChange(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     changed_at = models.DateTimeField()
+    # What gave the lead when no person did, e.g. 'the form "Contact us", taking turns'.
+    via = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-changed_at", "-id"]

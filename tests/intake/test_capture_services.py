@@ -87,6 +87,30 @@ def test_round_robin_takes_turns_among_active_reps_only():
     assert owners == [first, second, first, second, first]
 
 
+def test_the_lead_page_says_which_form_gave_a_lead_to_whom(client):
+    seller, other = rep(username="sam"), rep(username="ola")
+    owned = LeadFactory(email="known@acme.example", owner=other)
+    pooled = LeadFactory(email="pooled@acme.example", owner=None)
+    form = _form(assignment=CaptureForm.Assignment.ROUND_ROBIN)
+
+    new = _submit(form, "new@acme.example").lead
+    _submit(form, "pooled@acme.example")
+    _submit(form, "known@acme.example")
+
+    client.force_login(manager())
+    page = client.get(f"/leads/{new.pk}/").content.decode()
+    assert f"Assigned to {_name(seller)}" in page
+    assert "by the form “Demo day”, taking turns among the sales reps" in page
+    pooled_page = client.get(f"/leads/{pooled.pk}/").content.decode()
+    assert f"Assigned to {_name(other)}" in pooled_page and "by the form “Demo day”" in pooled_page
+    # A known lead keeps its owner: nothing changed hands.
+    assert "by the form" not in client.get(f"/leads/{owned.pk}/").content.decode()
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
 def test_round_robin_without_reps_leaves_leads_in_the_pool():
     form = _form(assignment=CaptureForm.Assignment.ROUND_ROBIN)
 
