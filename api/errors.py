@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from core.errors import DuplicateLeadError, IdempotencyKeyConflict
@@ -36,11 +37,15 @@ class BadRequest(APIException):
     default_code = "invalid"
 
 
+# Where a list of field errors puts what concerns no single field (DRF's own key).
+NON_FIELD_ERRORS = api_settings.NON_FIELD_ERRORS_KEY
+
+
 def field_errors(error: DjangoValidationError) -> dict[str, list[str]]:
-    """A service's ValidationError as ``{"field": ["message", ...]}`` (``detail`` when not per field)."""
+    """A service's ValidationError as ``{"field": ["message", ...]}`` (``non_field_errors`` when not per field)."""
     if hasattr(error, "error_dict"):
         return {field: [str(message) for message in messages] for field, messages in error.message_dict.items()}
-    return {"detail": [str(message) for message in error.messages]}
+    return {NON_FIELD_ERRORS: [str(message) for message in error.messages]}
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -55,7 +60,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             status=status.HTTP_409_CONFLICT,
         )
     if isinstance(exc, DjangoValidationError):
-        return Response(field_errors(exc), status=status.HTTP_400_BAD_REQUEST)
+        if hasattr(exc, "error_dict"):
+            return Response(field_errors(exc), status=status.HTTP_400_BAD_REQUEST)
+        # Not about one field: the request as a whole, answered as every such error is.
+        return Response({"detail": " ".join(exc.messages)}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, RequestDataTooBig):
         exc = RequestTooLarge()
     return exception_handler(exc, context)

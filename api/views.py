@@ -31,8 +31,8 @@ from rest_framework.views import APIView
 
 from api import serializers as s
 from api.authentication import CachedTokenAuthentication
-from api.errors import BadRequest, RequestTooLarge, field_errors
-from api.events import MAX_BATCH, parse_event
+from api.errors import NON_FIELD_ERRORS, BadRequest, RequestTooLarge, field_errors
+from api.events import MAX_BATCH, NOT_AN_OBJECT, parse_event
 from api.permissions import LEAD_PERMISSIONS, RolePermissions
 from api.timeline import lead_timeline_json
 from core.pagination import keyset_page
@@ -429,6 +429,8 @@ class EventsView(ApiView):
     def post(self, request: Request) -> Response:
         if isinstance(request.data, list):
             return self._post_many(request, request.data)
+        if not isinstance(request.data, dict):
+            raise BadRequest("Send an event (a JSON object) or a list of events.")
         item, errors = parse_event(request.data)
         if errors:
             raise ValidationError(errors)
@@ -468,6 +470,9 @@ class EventsView(ApiView):
         answers: list[dict[str, Any] | None] = [None] * len(raw_items)
         valid: list[tuple[int, dict[str, Any]]] = []
         for index, raw in enumerate(raw_items):
+            if not isinstance(raw, dict):
+                answers[index] = {"errors": {NON_FIELD_ERRORS: [NOT_AN_OBJECT]}}
+                continue
             item, errors = parse_event(raw)
             if errors:
                 answers[index] = {"errors": errors}

@@ -2,11 +2,13 @@ import json
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.test import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 
+from api.errors import api_exception_handler, field_errors
 from leads.models import Lead
 from tests.api.clients import token_client
 from tests.factories import LeadFactory, UserFactory, marketer, rep
@@ -232,3 +234,11 @@ def test_a_path_with_a_newline_still_answers_json_404():
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
+
+
+def test_a_service_error_about_no_single_field_answers_a_detail_string():
+    response = api_exception_handler(ValidationError(["The lead moved.", "Reload the page."]), {})
+
+    assert (response.status_code, response.data) == (400, {"detail": "The lead moved. Reload the page."})
+    # in a list's item, where every value is a list of messages, it goes where DRF puts such errors
+    assert field_errors(ValidationError("The lead moved.")) == {"non_field_errors": ["The lead moved."]}

@@ -320,3 +320,76 @@ def test_the_api_adds_no_query_to_the_services_for_an_event():
         assert client.post(URL, {"lead_id": first.id, "type": "page_view"}, format="json").status_code == 201
 
     assert len(through_api) == len(direct)
+
+
+@pytest.mark.parametrize(
+    ("body", "errors"),
+    [
+        (
+            {"email": "a@example.com", "type": "page_view", "idempotency_key": 123},
+            {"idempotency_key": ["Send the key as text of 1-200 characters."]},
+        ),
+        (
+            {"email": "a@example.com", "type": "page_view", "idempotency_key": "k" * 201},
+            {"idempotency_key": ["Use 1-200 characters."]},
+        ),
+        (
+            {"email": "a@example.com", "type": "page_view", "idempotency_key": "k\x00"},
+            {"idempotency_key": ["Null characters are not allowed."]},
+        ),
+        ({"email": "a@example.com", "type": 5}, {"type": ["Send the event type as text of 1-50 characters."]}),
+        ({"email": "a@example.com", "type": ["view"]}, {"type": ["Send the event type as text of 1-50 characters."]}),
+        ({"email": "a@example.com", "type": ""}, {"type": ["Name the event type (1-50 characters)."]}),
+        ({"email": "a@example.com"}, {"type": ["Name the event type (1-50 characters)."]}),
+        ({"email": "a@example.com", "type": "page\x00view"}, {"type": ["Null characters are not allowed."]}),
+        (
+            {"email": "a@example.com", "type": "page_view", "properties": "url=/pricing"},
+            {"properties": ["Send the properties as an object of name: value pairs."]},
+        ),
+        (
+            {"email": "a@example.com", "type": "page_view", "occurred_at": 1767225600},
+            {"occurred_at": ["Send the time as text: an ISO 8601 date and time with a time zone."]},
+        ),
+        (
+            {"email": "a@example.com", "type": "page_view", "occurred_at": "2026-01-01T10:00:00"},
+            {"occurred_at": ["Give an ISO 8601 date and time with a time zone."]},
+        ),
+        ({"lead_id": "12", "type": "page_view"}, {"lead_id": ["Send the lead id as a whole number (a JSON number)."]}),
+        ({"lead_id": 1.5, "type": "page_view"}, {"lead_id": ["Send the lead id as a whole number (a JSON number)."]}),
+        ({"lead_id": True, "type": "page_view"}, {"lead_id": ["Send the lead id as a whole number (a JSON number)."]}),
+        ({"lead_id": 0, "type": "page_view"}, {"lead_id": ["A lead id is a positive whole number."]}),
+        ({"email": 42, "type": "page_view"}, {"email": ["Send the address as text (a JSON string)."]}),
+        ({"email": "a\x00@example.com", "type": "page_view"}, {"email": ["Null characters are not allowed."]}),
+        ({"email": "   ", "type": "page_view"}, {"email": ["Enter a valid e-mail address."]}),
+    ],
+)
+def test_a_bad_event_value_is_told_the_type_or_size_that_fits(body, errors):
+    response = token_client(marketer()).post(URL, body, format="json")
+    listed = token_client(marketer()).post(URL, [body], format="json")
+
+    assert (response.status_code, response.json()) == (400, errors)
+    assert (listed.status_code, listed.json()) == (207, [{"errors": errors}])
+    assert EngagementEvent.objects.count() == 0
+    assert Lead.objects.count() == 0
+
+
+@pytest.mark.parametrize("body", ["5", '"page_view"', "true", "null"])
+def test_a_body_that_is_neither_an_event_nor_a_list_answers_a_detail_string(body):
+    response = token_client(marketer()).generic("POST", URL, body, content_type="application/json")
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": "Send an event (a JSON object) or a list of events."},
+    )
+    assert EngagementEvent.objects.count() == 0
+
+
+def test_a_list_item_that_is_not_an_object_is_answered_in_the_items_errors():
+    lead = lead_create(email="a@example.com")
+
+    response = token_client(marketer()).post(URL, [5, {"lead_id": lead.id, "type": "page_view"}], format="json")
+
+    assert response.status_code == 207
+    assert response.json()[0] == {"errors": {"non_field_errors": ["Send each event as a JSON object."]}}
+    assert response.json()[1]["lead_id"] == lead.id
+    assert EngagementEvent.objects.count() == 1
