@@ -206,18 +206,43 @@ class UtmInSerializer(serializers.Serializer):
     def get_fields(self) -> dict[str, serializers.Field]:
         return {key: TextField(max_length=500, allow_blank=True, required=False) for key in UTM_KEYS}
 
+
+@extend_schema_field(UtmInSerializer)
+class UtmField(serializers.Field):
+    """``utm`` of a new lead: its errors are one flat list, like every other field's, each naming its key."""
+
+    default_error_messages = {
+        "not_an_object": 'Send an object of UTM parameters, e.g. {{"utm_source": "google"}}.',
+    }
+
     def to_internal_value(self, data: Any) -> dict[str, str]:
-        if isinstance(data, dict):
-            unknown = sorted(set(data) - set(UTM_KEYS))
-            if unknown:
-                raise serializers.ValidationError(f"Unknown keys: {', '.join(unknown)}. Known: {', '.join(UTM_KEYS)}.")
-        return dict(super().to_internal_value(data))
+        if not isinstance(data, dict):
+            self.fail("not_an_object")
+        known = UtmInSerializer().fields
+        messages: list[str] = []
+        unknown = sorted(key for key in data if key not in known)
+        if unknown:
+            messages.append(f"Unknown keys: {', '.join(unknown)}. Known: {', '.join(UTM_KEYS)}.")
+        values: dict[str, str] = {}
+        for key, field in known.items():
+            if key not in data:
+                continue
+            try:
+                values[key] = field.run_validation(data[key])
+            except serializers.ValidationError as exc:
+                messages += [f"{key}: {message}" for message in exc.detail]
+        if messages:
+            raise serializers.ValidationError(messages)
+        return values
+
+    def to_representation(self, value: dict[str, str]) -> dict[str, str]:
+        return value
 
 
 class LeadCreateSerializer(LeadUpdateSerializer):
     """A new lead: ``email`` is required; ``utm`` sets both first and last touch."""
 
-    utm = UtmInSerializer()
+    utm = UtmField()
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()

@@ -304,6 +304,40 @@ def test_bad_fields_answer_400_field_by_field_and_create_nothing():
     assert Lead.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("utm", "messages"),
+    [
+        ("google", ['Send an object of UTM parameters, e.g. {"utm_source": "google"}.']),
+        (["google"], ['Send an object of UTM parameters, e.g. {"utm_source": "google"}.']),
+        (None, ["This field may not be null."]),
+        (
+            {"utm_source": 7, "utm_medium": "x" * 501, "colour": "red"},
+            [
+                "Unknown keys: colour. Known: utm_source, utm_medium, utm_campaign, utm_term, utm_content, gclid, "
+                "fbclid, referrer, landing_page.",
+                "utm_source: Send text (a JSON string).",
+                "utm_medium: Ensure this field has no more than 500 characters.",
+            ],
+        ),
+        ({"gclid": "a\x00b"}, ["gclid: Null characters are not allowed."]),
+    ],
+)
+def test_bad_utm_answers_a_flat_list_of_messages_like_other_fields(utm, messages):
+    response = token_client(rep()).post(LIST, {"email": "a@example.com", "utm": utm}, format="json")
+
+    assert (response.status_code, response.json()) == (400, {"utm": messages})
+    assert Lead.objects.count() == 0
+
+
+def test_utm_values_are_trimmed_and_blank_ones_left_out():
+    response = token_client(rep()).post(
+        LIST, {"email": "a@example.com", "utm": {"utm_source": " google ", "utm_medium": ""}}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert response.json()["utm"] == {"first_touch": {"utm_source": "google"}, "last_touch": {"utm_source": "google"}}
+
+
 def test_values_of_another_json_type_than_the_schema_names_are_refused():
     lead = LeadFactory(owner=None, country="DE", company_size=10, email_opt_in=False)
     client = token_client(manager())
