@@ -14,7 +14,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core.pagination import _decode as keyset_decode
-from leads.models import Campaign, Lead, LeadSource, LostReason, Stage, Temperature
+from leads.models import Campaign, Lead, LeadSource, LostReason, Stage, Temperature, validate_website
 from leads.services import UTM_KEYS
 from leads.timezones import validate_time_zone
 
@@ -181,7 +181,7 @@ class LeadUpdateSerializer(serializers.Serializer):
     phone = TextField(max_length=_max_length("phone"), allow_blank=True)
     title = TextField(max_length=_max_length("title"), allow_blank=True)
     company = TextField(max_length=_max_length("company"), allow_blank=True)
-    website = TextField(max_length=_max_length("website"), allow_blank=True)
+    website = TextField(max_length=_max_length("website"), allow_blank=True, validators=[validate_website])
     company_size = WholeNumberField(min_value=0, max_value=_MAX_POSITIVE_INT, allow_null=True)
     industry = TextField(max_length=_max_length("industry"), allow_blank=True)
     country = TextField(max_length=_max_length("country"), allow_blank=True)

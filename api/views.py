@@ -103,23 +103,37 @@ def lead_json(lead: Lead) -> dict[str, Any]:
     return s.LeadSerializer(lead).data
 
 
-def refuse_unwritable(request: Request, writable: set[str]) -> None:
-    """400 for a body that is not an object or names fields the user may not write."""
+def valid_body(
+    request: Request, serializer_class: type, writable: set[str], *, lead: Lead | None = None
+) -> dict[str, Any]:
+    """The body's values, checked by ``serializer_class``; else 400 naming every problem at once:
+    fields the user may not write, bad values and, for a lead, custom attributes that the
+    service would refuse. A body that is not an object is a 400 as a whole."""
     data = request.data
     if not isinstance(data, dict):
         raise BadRequest("Send a JSON object.")
-    refused = {}
+    errors: dict[str, Any] = {}
     for key in data:
         if key in writable:
             continue
         if key == "owner":
-            refused[key] = ["Only a user who may assign leads can set the owner."]
+            errors[key] = ["Only a user who may assign leads can set the owner."]
         elif key in s.LeadSerializer.Meta.fields:
-            refused[key] = ["This field is read-only."]
+            errors[key] = ["This field is read-only."]
         else:
-            refused[key] = ["Unknown field."]
-    if refused:
-        raise ValidationError(refused)
+            errors[key] = ["Unknown field."]
+    serializer = serializer_class(data={key: value for key, value in data.items() if key not in errors})
+    if serializer.is_valid() and not errors:
+        return dict(serializer.validated_data)
+    errors.update(serializer.errors)
+    attributes = data.get("attributes")
+    if "attributes" in writable and isinstance(attributes, dict) and "attributes" not in errors:
+        # The service checks them against the admin's definitions only once everything else is
+        # right; ask it now, so that one answer names them too.
+        messages = lead_services.lead_attribute_errors(attributes=attributes, lead=lead)
+        if messages:
+            errors["attributes"] = messages
+    raise ValidationError(errors)
 
 
 def writable_fields(user: Any, serializer_class: type) -> set[str]:
@@ -211,10 +225,7 @@ class LeadListView(ApiView):
         ],
     )
     def post(self, request: Request) -> Response:
-        refuse_unwritable(request, writable_fields(request.user, s.LeadCreateSerializer))
-        serializer = s.LeadCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        values = dict(serializer.validated_data)
+        values = valid_body(request, s.LeadCreateSerializer, writable_fields(request.user, s.LeadCreateSerializer))
         lead = scoring_services.lead_create_scored(
             actor=request.user,
             owner=values.pop("owner", None),
@@ -254,10 +265,9 @@ class LeadDetailView(ApiView):
     )
     def patch(self, request: Request, lead_id: int) -> Response:
         lead = get_lead(request, lead_id)
-        refuse_unwritable(request, writable_fields(request.user, s.LeadPatchSerializer))
-        serializer = s.LeadPatchSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        values = dict(serializer.validated_data)
+        values = valid_body(
+            request, s.LeadPatchSerializer, writable_fields(request.user, s.LeadPatchSerializer), lead=lead
+        )
         with transaction.atomic():
             if "owner" in values:
                 owner = values.pop("owner")
@@ -282,14 +292,12 @@ class LeadTransitionView(ApiView):
     )
     def post(self, request: Request, lead_id: int) -> Response:
         lead = get_lead(request, lead_id)
-        refuse_unwritable(request, set(s.TransitionSerializer().fields))  # an unknown field is a 400
-        serializer = s.TransitionSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        values = valid_body(request, s.TransitionSerializer, set(s.TransitionSerializer().fields))
         lead_services.lead_transition(
             lead=lead,
-            to_stage=serializer.validated_data["stage"],
-            reason=serializer.validated_data["reason"],
-            lost_reason=serializer.validated_data["lost_reason"],
+            to_stage=values["stage"],
+            reason=values["reason"],
+            lost_reason=values["lost_reason"],
             actor=request.user,
         )
         return Response(lead_json(get_lead(request, lead_id)))

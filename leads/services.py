@@ -108,6 +108,23 @@ def _attribute_specs() -> list[AttributeSpec]:
     ]
 
 
+def _clean_lead_attributes(attributes: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    cleaned, errors = clean_attributes(attributes, _attribute_specs())
+    return cleaned, list(errors.values())
+
+
+def lead_attribute_errors(*, attributes: dict[str, Any], lead: Lead | None = None) -> list[str]:
+    """What ``lead_create`` (or ``lead_update`` of ``lead``) would say of these custom attributes:
+    one message per bad key, none when they fit. For an interface that reports every problem of
+    a request at once, even when other fields already failed its own checks."""
+    return _clean_lead_attributes({**lead.attributes, **attributes} if lead is not None else attributes)[1]
+
+
+def _add_errors(errors: dict[str, list[str]], error: ValidationError) -> None:
+    for field, messages in error.message_dict.items():
+        errors.setdefault(field, []).extend(messages)
+
+
 def _clean_utm(utm: dict[str, Any] | None) -> dict[str, str]:
     if not utm:
         return {}
@@ -172,12 +189,18 @@ def lead_create(
         and not sees_all_leads(actor)
     ):
         owner = actor
+    # Every problem is reported at once: the owner, the attributes, the UTM and the fields.
+    errors: dict[str, list[str]] = {}
     if owner is not None and actor is not None and not can_assign_any(actor) and owner != actor:
-        raise ValidationError({"owner": "You can only assign leads to yourself."})
-    cleaned_attributes, attribute_errors = clean_attributes(attributes or {}, _attribute_specs())
+        errors["owner"] = ["You can only assign leads to yourself."]
+    cleaned_attributes, attribute_errors = _clean_lead_attributes(attributes or {})
     if attribute_errors:
-        raise ValidationError({"attributes": [f"{msg}" for msg in attribute_errors.values()]})
-    clean_utm = _clean_utm(utm)
+        errors["attributes"] = attribute_errors
+    clean_utm: dict[str, str] = {}
+    try:
+        clean_utm = _clean_utm(utm)
+    except ValidationError as exc:
+        _add_errors(errors, exc)
     lead = Lead(
         email=email,
         owner=_user_row(owner),
@@ -196,7 +219,12 @@ def lead_create(
         lead.lost_reason = LostReason.OTHER
     if fields.get("email_opt_in"):
         lead.consent_at = now
-    _full_clean(lead)
+    try:
+        _full_clean(lead)
+    except ValidationError as exc:
+        _add_errors(errors, exc)
+    if errors:
+        raise ValidationError(errors)
     _check_email_free(email)
     try:
         with transaction.atomic():
@@ -227,19 +255,26 @@ def lead_update(
         raise ValidationError(dict.fromkeys(not_editable, "This field cannot be changed here."))
     if "email" in fields:
         fields["email"] = normalize_email(fields["email"])
+    # Every problem is reported at once: the attributes and the fields.
+    errors: dict[str, list[str]] = {}
+    original = {key: getattr(lead, key) for key in (*fields, "attributes", "consent_at")}
     if "email_opt_in" in fields and fields["email_opt_in"] and not lead.email_opt_in:
         lead.consent_at = timezone.now()
     if attributes is not None:
-        merged = {**lead.attributes, **attributes}
-        cleaned, errors = clean_attributes(merged, _attribute_specs())
-        if errors:
-            raise ValidationError({"attributes": list(errors.values())})
-        lead.attributes = cleaned
-    original = {key: getattr(lead, key) for key in fields}
+        cleaned, attribute_errors = _clean_lead_attributes({**lead.attributes, **attributes})
+        if attribute_errors:
+            errors["attributes"] = attribute_errors
+        else:
+            lead.attributes = cleaned
     for key, value in fields.items():
         setattr(lead, key, value)
     try:
-        _full_clean(lead)
+        try:
+            _full_clean(lead)
+        except ValidationError as exc:
+            _add_errors(errors, exc)
+        if errors:
+            raise ValidationError(errors)
         if "email" in fields:
             _check_email_free(lead.email, exclude_id=lead.id)
     except ValidationError:

@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from leads.models import Lead, Stage, StageChange
+from leads.models import CustomFieldDefinition, Lead, Stage, StageChange
 from tests.api.clients import token_client
 from tests.factories import CampaignFactory, LeadFactory, LeadSourceFactory, UserFactory, manager, marketer, rep
 
@@ -389,6 +389,83 @@ def test_read_only_fields_are_refused_on_create(field):
     assert response.status_code == 400
     assert response.json() == {field: ["This field is read-only."]}
     assert Lead.objects.count() == 0
+
+
+def test_every_problem_of_a_new_lead_is_named_at_once():
+    CustomFieldDefinition.objects.create(key="seats", label="Seats", field_type="number")
+
+    response = token_client(manager()).post(
+        LIST,
+        {
+            "email": "a@example.com",
+            "score": 99,
+            "stage": "won",
+            "shoe_size": 44,
+            "company_size": -3,
+            "website": "no web address",
+            "attributes": {"seats": "many", "colour": "red"},
+        },
+        format="json",
+    )
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "score": ["This field is read-only."],
+            "stage": ["This field is read-only."],
+            "shoe_size": ["Unknown field."],
+            "company_size": ["Ensure this value is greater than or equal to 0."],
+            "website": ["Enter a web address such as acme.example or https://acme.example."],
+            "attributes": ["Seats must be a number", "'colour' is not a defined custom field"],
+        },
+    )
+    assert Lead.objects.count() == 0
+
+
+def test_a_marketer_who_sets_the_owner_hears_of_the_other_bad_fields_too():
+    rep(username="rita")
+
+    response = token_client(marketer()).post(
+        LIST,
+        {"email": "not-an-email", "owner": "rita", "company_size": "40", "attributes": {"colour": "red"}},
+        format="json",
+    )
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "owner": ["Only a user who may assign leads can set the owner."],
+            "email": ["Enter a valid email address."],
+            "company_size": ["Send a whole number (a JSON number)."],
+            "attributes": ["'colour' is not a defined custom field"],
+        },
+    )
+    assert Lead.objects.count() == 0
+
+
+def test_every_problem_of_a_change_is_named_at_once_and_nothing_changes():
+    CustomFieldDefinition.objects.create(key="seats", label="Seats", field_type="number", required=True)
+    me = rep()
+    rep(username="other")
+    lead = LeadFactory(owner=me, company="Old", attributes={"seats": 3})
+
+    response = token_client(me).patch(
+        detail(lead.id),
+        {"company": "New", "owner": "other", "temperature": "hot", "title": 7, "attributes": {"seats": None}},
+        format="json",
+    )
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "owner": ["Only a user who may assign leads can set the owner."],
+            "temperature": ["This field is read-only."],
+            "title": ["Send text (a JSON string)."],
+            "attributes": ["Seats is required"],
+        },
+    )
+    lead.refresh_from_db()
+    assert (lead.company, lead.owner, lead.attributes) == ("Old", me, {"seats": 3})
 
 
 def test_a_rep_cannot_set_the_owner_on_create():

@@ -85,3 +85,17 @@ def test_an_unknown_field_answers_400_and_moves_nothing():
     assert (response.status_code, response.json()) == (400, {"foo": ["Unknown field."]})
     lead.refresh_from_db()
     assert lead.stage == "raw"
+
+
+def test_an_unknown_field_and_a_bad_stage_are_named_together():
+    me = rep()
+    lead = lead_create(email="a@example.com", actor=me)
+
+    response = token_client(me).post(url(lead.id), {"stage": "famous", "colour": "red"}, format="json")
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"colour": ["Unknown field."], "stage": ['"famous" is not a valid choice.']},
+    )
+    lead.refresh_from_db()
+    assert lead.stage == "raw"

@@ -66,6 +66,37 @@ def test_custom_attributes_are_validated_against_definitions():
     assert lead.attributes == {"seats": 12, "plan": "pro"}
 
 
+def test_bad_attributes_and_bad_fields_are_reported_together():
+    CustomFieldDefinition.objects.create(key="seats", label="Seats", field_type="number")
+    lead = lead_create(email="a@example.com", website="acme.example", attributes={"seats": 3})
+
+    with pytest.raises(ValidationError) as created:
+        lead_create(email="not-an-email", website="no web address", attributes={"seats": "many"}, utm="google")
+    with pytest.raises(ValidationError) as updated:
+        lead_update(lead=lead, website="no web address", email_opt_in=True, attributes={"seats": "many"})
+
+    assert created.value.message_dict == {
+        "attributes": ["Seats must be a number"],
+        "utm": ["must be an object of UTM parameters"],
+        "email": ["Enter a valid email address."],
+        "website": ["Enter a web address such as acme.example or https://acme.example."],
+    }
+    assert updated.value.message_dict == {
+        "attributes": ["Seats must be a number"],
+        "website": ["Enter a web address such as acme.example or https://acme.example."],
+    }
+    # the instance the caller holds is left as it was, too
+    assert (lead.website, lead.attributes, lead.email_opt_in, lead.consent_at) == (
+        "acme.example",
+        {"seats": 3},
+        False,
+        None,
+    )
+    lead.refresh_from_db()
+    assert (lead.website, lead.attributes, lead.email_opt_in) == ("acme.example", {"seats": 3}, False)
+    assert Lead.objects.count() == 1
+
+
 def test_lead_update_refuses_system_fields():
     lead = lead_create(email="a@example.com")
 
