@@ -6,6 +6,7 @@ whose field errors come back as 400. Output serializers are read-only views of r
 
 import datetime
 import re
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -78,9 +79,30 @@ class WholeNumberField(_JsonTyped, serializers.IntegerField):
     type_message = "Send a whole number (a JSON number)."
 
 
-class AmountField(_JsonTyped, serializers.DecimalField):
-    json_types = (str,)
-    type_message = 'Send the amount as text, e.g. "12500.00" (as the API answers it).'
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "format": "decimal", "pattern": r"^-?\d{0,14}(?:\.\d{0,2})?$"},
+            {"type": "number", "minimum": 0, "maximum": 100_000_000_000_000, "exclusiveMaximum": True},
+        ],
+        "description": 'An amount as text ("12500.00", as the API answers it) or as a JSON number '
+        "(12500, 12500.5), read exactly as written: at most 14 digits before the point and 2 after.",
+    }
+)
+class AmountField(serializers.DecimalField):
+    """An amount as text or as a JSON number. The lead endpoints parse numbers with a fraction as
+    ``Decimal`` (``api.parsers.ExactJSONParser``), so a number is read exactly as written and
+    checked as its text would be; a float (from another parser) is refused rather than rounded."""
+
+    type_message = 'Send the amount as a number or as text, e.g. 12500 or "12500.00".'
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_digits=16, decimal_places=2, **kwargs)
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, bool) or not isinstance(data, str | int | Decimal):
+            raise serializers.ValidationError(self.type_message)
+        return super().to_internal_value(data if isinstance(data, str) else str(data))
 
 
 class YesNoField(_JsonTyped, serializers.BooleanField):
@@ -186,7 +208,7 @@ class LeadUpdateSerializer(serializers.Serializer):
     industry = TextField(max_length=_max_length("industry"), allow_blank=True)
     country = TextField(max_length=_max_length("country"), allow_blank=True)
     city = TextField(max_length=_max_length("city"), allow_blank=True)
-    annual_revenue = AmountField(max_digits=16, decimal_places=2, min_value=0, allow_null=True)
+    annual_revenue = AmountField(min_value=0, allow_null=True)
     timezone = TextField(max_length=_max_length("timezone"), allow_blank=True, validators=[validate_time_zone])
     source = NameField(slug_field="name", queryset=LeadSource.objects.all(), allow_null=True)
     campaign = NameField(slug_field="name", queryset=Campaign.objects.all(), allow_null=True)

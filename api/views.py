@@ -33,6 +33,7 @@ from api import serializers as s
 from api.authentication import CachedTokenAuthentication
 from api.errors import NON_FIELD_ERRORS, BadRequest, RequestTooLarge, field_errors
 from api.events import MAX_BATCH, NOT_AN_OBJECT, parse_event
+from api.parsers import ExactJSONParser
 from api.permissions import LEAD_PERMISSIONS, RolePermissions
 from api.timeline import lead_timeline_json
 from core.pagination import keyset_page
@@ -147,6 +148,7 @@ class LeadListView(ApiView):
     """Leads within the user's reach (a rep: their own and the unassigned pool)."""
 
     required_permissions = {**LEAD_PERMISSIONS, "POST": ("leads.add_lead",)}
+    parser_classes = [ExactJSONParser]  # an amount sent as a JSON number is read as written
 
     @extend_schema(
         operation_id="leads_list",
@@ -239,6 +241,8 @@ class LeadListView(ApiView):
 
 class LeadDetailView(ApiView):
     """One lead; another rep's lead answers 404."""
+
+    parser_classes = [ExactJSONParser]  # an amount sent as a JSON number is read as written
 
     @extend_schema(
         operation_id="leads_retrieve",

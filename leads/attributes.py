@@ -17,7 +17,7 @@ class AttributeSpec:
 
 def _coerce(spec: AttributeSpec, value: Any) -> Any:
     if spec.field_type == "text":
-        if not isinstance(value, str | int | float):
+        if not isinstance(value, str | int | float | Decimal):
             raise ValueError("must be text")
         text = str(value).strip()
         if len(text) > 1000:

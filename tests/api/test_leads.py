@@ -1,7 +1,12 @@
+import io
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from api.parsers import ExactJSONParser
+from api.serializers import LeadCreateSerializer
 from leads.models import CustomFieldDefinition, Lead, Stage, StageChange
 from tests.api.clients import token_client
 from tests.factories import CampaignFactory, LeadFactory, LeadSourceFactory, UserFactory, manager, marketer, rep
@@ -342,7 +347,7 @@ def test_values_of_another_json_type_than_the_schema_names_are_refused():
     lead = LeadFactory(owner=None, country="DE", company_size=10, email_opt_in=False)
     client = token_client(manager())
 
-    created = client.post(LIST, {"email": "typed@example.com", "country": 7, "annual_revenue": 12.5}, format="json")
+    created = client.post(LIST, {"email": "typed@example.com", "country": 7, "annual_revenue": True}, format="json")
     patched = client.patch(
         f"{LIST}{lead.pk}/", {"company_size": "50", "email_opt_in": 1, "title": ["VP"]}, format="json"
     )
@@ -350,13 +355,108 @@ def test_values_of_another_json_type_than_the_schema_names_are_refused():
     assert created.status_code == 400
     assert created.json() == {
         "country": ["Send text (a JSON string)."],
-        "annual_revenue": ['Send the amount as text, e.g. "12500.00" (as the API answers it).'],
+        "annual_revenue": ['Send the amount as a number or as text, e.g. 12500 or "12500.00".'],
     }
     assert patched.status_code == 400
     assert set(patched.json()) == {"company_size", "email_opt_in", "title"}
     lead.refresh_from_db()
     assert (lead.country, lead.company_size, lead.email_opt_in) == ("DE", 10, False)
     assert not Lead.objects.filter(email="typed@example.com").exists()
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("12500.00", "12500.00"),
+        ("12500", "12500.00"),
+        (12500, "12500.00"),
+        (12500.5, "12500.50"),
+        (0.1, "0.10"),
+        (0, "0.00"),
+        (None, None),
+    ],
+)
+def test_an_amount_is_taken_as_text_or_as_a_json_number(sent, stored):
+    response = token_client(rep()).post(LIST, {"email": "a@example.com", "annual_revenue": sent}, format="json")
+
+    assert (response.status_code, response.json()["annual_revenue"]) == (201, stored)
+    assert Lead.objects.get().annual_revenue == (None if stored is None else Decimal(stored))
+
+
+def test_a_json_number_amount_is_read_exactly_as_written():
+    # As a binary float, 99999999999999.99 would be 99999999999999.98. (Checked up to the service:
+    # SQLite itself keeps 15 digits of a decimal; PostgreSQL keeps them all.)
+    body = io.BytesIO(b'{"email": "a@example.com", "annual_revenue": 99999999999999.99}')
+
+    data = ExactJSONParser().parse(body, "application/json", {})
+    serializer = LeadCreateSerializer(data=data)
+
+    assert serializer.is_valid(), serializer.errors
+    assert serializer.validated_data["annual_revenue"] == Decimal("99999999999999.99")
+
+
+def test_an_amount_changed_by_a_json_number_is_stored_and_answered_as_text():
+    me = rep()
+    lead = LeadFactory(owner=me)
+
+    response = token_client(me).generic(
+        "PATCH", detail(lead.id), '{"annual_revenue": 0.30}', content_type="application/json"
+    )
+
+    assert (response.status_code, response.json()["annual_revenue"]) == (200, "0.30")
+    lead.refresh_from_db()
+    assert lead.annual_revenue == Decimal("0.30")
+
+
+@pytest.mark.parametrize(
+    ("sent", "message"),
+    [
+        ("12.345", "Ensure that there are no more than 2 decimal places."),
+        ("1e14", "Ensure that there are no more than 14 digits before the decimal point."),
+        ("100000000000000", "Ensure that there are no more than 14 digits before the decimal point."),
+        ("12500.001", "Ensure that there are no more than 2 decimal places."),
+        ("12500.10000000000000000001", "Ensure that there are no more than 16 digits in total."),
+        ("-5", "Ensure this value is greater than or equal to 0."),
+        ('"lots"', "A valid number is required."),
+        ("true", 'Send the amount as a number or as text, e.g. 12500 or "12500.00".'),
+        ('["12500"]', 'Send the amount as a number or as text, e.g. 12500 or "12500.00".'),
+    ],
+)
+def test_an_amount_that_does_not_fit_is_refused_as_number_or_text_alike(sent, message):
+    body = f'{{"email": "a@example.com", "annual_revenue": {sent}}}'
+
+    response = token_client(rep()).generic("POST", LIST, body, content_type="application/json")
+
+    assert (response.status_code, response.json()) == (400, {"annual_revenue": [message]})
+    assert Lead.objects.count() == 0
+
+
+@pytest.mark.parametrize("sent", ["NaN", "Infinity", "-Infinity"])
+def test_an_amount_that_is_no_json_number_is_a_parse_error(sent):
+    body = f'{{"email": "a@example.com", "annual_revenue": {sent}}}'
+
+    response = token_client(rep()).generic("POST", LIST, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("JSON parse error")
+    assert Lead.objects.count() == 0
+
+
+def test_custom_attributes_take_numbers_with_a_fraction_as_before():
+    CustomFieldDefinition.objects.create(key="seats", label="Seats", field_type="number")
+    CustomFieldDefinition.objects.create(key="code", label="Code", field_type="text")
+    CustomFieldDefinition.objects.create(key="since", label="Since", field_type="date")
+
+    response = token_client(rep()).post(
+        LIST, {"email": "a@example.com", "attributes": {"seats": 12.5, "code": 1.5, "since": 2.5}}, format="json"
+    )
+    fitting = token_client(rep()).post(
+        LIST, {"email": "b@example.com", "attributes": {"seats": 12.5, "code": 1.5}}, format="json"
+    )
+
+    assert (response.status_code, response.json()) == (400, {"attributes": ["Since must be a date as YYYY-MM-DD"]})
+    assert (fitting.status_code, fitting.json()["attributes"]) == (201, {"seats": 12.5, "code": "1.5"})
+    assert Lead.objects.get().attributes == {"seats": 12.5, "code": "1.5"}
 
 
 def test_missing_email_answers_400():
