@@ -1,7 +1,7 @@
 """How domain errors become HTTP answers, the same for every endpoint.
 
 - a service's ``ValidationError`` -> 400 with its field errors (``{"field": ["message", ...]}``);
-- ``DuplicateLeadError`` -> 409 ``{"detail", "lead_id"}``;
+- ``DuplicateLeadError`` -> 409 ``{"detail", "lead_id"}`` (``lead_id`` only when the user may see that lead);
 - ``IdempotencyKeyConflict`` -> 409 ``{"detail", "event_id"}``;
 - a body over ``API_MAX_BODY_BYTES`` -> 413.
 """
@@ -18,6 +18,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 from core.errors import DuplicateLeadError, IdempotencyKeyConflict
+from leads import selectors as lead_selectors
 
 
 class RequestTooLarge(APIException):
@@ -48,12 +49,22 @@ def field_errors(error: DjangoValidationError) -> dict[str, list[str]]:
     return {NON_FIELD_ERRORS: [str(message) for message in error.messages]}
 
 
+def duplicate_lead_json(exc: DuplicateLeadError, context: dict[str, Any]) -> dict[str, Any]:
+    """The lead that has the e-mail: its id when the user may open it; else only that it is
+    another rep's (its id would tell what the user may not see), as the new-lead page says."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is not None and lead_selectors.lead_visible_to(user).filter(pk=exc.lead_id).exists():
+        return {"detail": "A lead with this e-mail already exists.", "lead_id": exc.lead_id}
+    return {
+        "detail": "A lead with this e-mail already exists. It belongs to another rep: "
+        "ask a manager if this person should be yours."
+    }
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DuplicateLeadError):
-        return Response(
-            {"detail": "A lead with this e-mail already exists.", "lead_id": exc.lead_id},
-            status=status.HTTP_409_CONFLICT,
-        )
+        return Response(duplicate_lead_json(exc, context), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, IdempotencyKeyConflict):
         return Response(
             {"detail": exc.messages[0], "event_id": exc.event_id},

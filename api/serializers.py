@@ -452,7 +452,9 @@ class ErrorSerializer(serializers.Serializer):
 
 class DuplicateSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    lead_id = serializers.IntegerField()
+    lead_id = serializers.IntegerField(
+        required=False, help_text="The lead that has the e-mail; left out when it is another rep's."
+    )
 
 
 class KeyConflictSerializer(serializers.Serializer):

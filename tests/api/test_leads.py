@@ -291,6 +291,37 @@ def test_duplicate_email_answers_409_with_the_existing_lead():
     assert Lead.objects.count() == 1
 
 
+def test_a_duplicate_of_another_reps_lead_answers_409_without_its_id():
+    me, other = rep(), rep()
+    theirs = LeadFactory(email="ada@example.com", owner=other)
+    mine = LeadFactory(email="mine@example.com", owner=me)
+    client = token_client(me)
+    said = {
+        "detail": "A lead with this e-mail already exists. It belongs to another rep: "
+        "ask a manager if this person should be yours."
+    }
+
+    created = client.post(LIST, {"email": "Ada@example.com"}, format="json")
+    changed = client.patch(detail(mine.id), {"email": "ada@example.com"}, format="json")
+
+    assert client.get(detail(theirs.id)).status_code == 404
+    assert (created.status_code, created.json()) == (409, said)
+    assert (changed.status_code, changed.json()) == (409, said)
+    mine.refresh_from_db()
+    assert (Lead.objects.count(), mine.email) == (2, "mine@example.com")
+
+
+def test_a_duplicate_of_a_lead_the_user_may_see_answers_409_with_its_id():
+    theirs = LeadFactory(email="ada@example.com", owner=rep())
+
+    response = token_client(manager()).post(LIST, {"email": "ada@example.com"}, format="json")
+
+    assert (response.status_code, response.json()) == (
+        409,
+        {"detail": "A lead with this e-mail already exists.", "lead_id": theirs.id},
+    )
+
+
 def test_bad_fields_answer_400_field_by_field_and_create_nothing():
     response = token_client(rep()).post(
         LIST,
