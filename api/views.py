@@ -22,11 +22,12 @@ from drf_spectacular.utils import (
     extend_schema,
 )
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerView
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from api import serializers as s
@@ -61,11 +62,15 @@ NOT_FOUND = {404: OpenApiResponse(s.ErrorSerializer, description="No such lead, 
 
 
 class ApiView(APIView):
-    """Base of every endpoint: refuses an oversized body before anything reads it."""
+    """Base of every endpoint: refuses an oversized body before anything reads it, and query
+    parameters that the method does not take once the user is known."""
 
     throttle_scope = "api"
     authentication_classes = [CachedTokenAuthentication, SessionAuthentication]
     permission_classes = [RolePermissions]
+    # The serializer of each method's query parameters; a method not named here takes none.
+    query_serializers: dict[str, type[serializers.Serializer]] = {}
+    strict_query = True
 
     def get_authenticators(self) -> list[Any]:
         # The token authentication counts the throttle hit too (one cache round trip for both).
@@ -82,6 +87,23 @@ class ApiView(APIView):
         if length > settings.API_MAX_BODY_BYTES:
             raise RequestTooLarge()
         super().initial(request, *args, **kwargs)
+        method = "GET" if request.method == "HEAD" else (request.method or "")
+        # (a method the view lacks is answered 405 afterwards, whatever its query)
+        if self.strict_query and request.query_params and hasattr(self, method.lower()):
+            refuse_unknown_query_parameters(request, self.query_serializers.get(method))
+
+
+def refuse_unknown_query_parameters(request: Request, serializer_class: type[serializers.Serializer] | None) -> None:
+    """400 naming each query parameter that the endpoint does not take (``format`` is DRF's own)."""
+    known = list(serializer_class().fields) if serializer_class is not None else []
+    unknown = [key for key in request.query_params if key not in known and key != api_settings.URL_FORMAT_OVERRIDE]
+    if unknown:
+        message = (
+            f"Unknown query parameter. Known: {', '.join(known)}."
+            if known
+            else "Unknown query parameter: this endpoint takes none."
+        )
+        raise ValidationError({key: [message] for key in unknown})
 
 
 def get_lead(request: Request, lead_id: int) -> Lead:
@@ -149,6 +171,7 @@ class LeadListView(ApiView):
 
     required_permissions = {**LEAD_PERMISSIONS, "POST": ("leads.add_lead",)}
     parser_classes = [ExactJSONParser]  # an amount sent as a JSON number is read as written
+    query_serializers = {"GET": s.LeadListQuerySerializer}
 
     @extend_schema(
         operation_id="leads_list",
@@ -309,6 +332,8 @@ class LeadTransitionView(ApiView):
 
 class LeadTimelineView(ApiView):
     """Everything that happened to a lead, newest first."""
+
+    query_serializers = {"GET": s.TimelineQuerySerializer}
 
     @extend_schema(
         operation_id="leads_timeline",
@@ -526,6 +551,8 @@ class EventTypesView(ApiView):
 class FunnelView(ApiView):
     """The funnel over the leads within the user's reach."""
 
+    query_serializers = {"GET": s.FunnelQuerySerializer}
+
     @extend_schema(
         operation_id="reports_funnel",
         tags=["reports"],
@@ -547,6 +574,7 @@ class NotFoundView(ApiView):
     permission_classes: list = []
     authentication_classes: list = []
     throttle_classes: list = []
+    strict_query = False
     schema = None
 
     def handle(self, request: Request, *args: Any, **kwargs: Any) -> Response:

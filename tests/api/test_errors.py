@@ -10,8 +10,9 @@ from rest_framework.test import APIClient
 
 from api.errors import api_exception_handler, field_errors
 from leads.models import Lead
+from scoring.models import EngagementEvent
 from tests.api.clients import token_client
-from tests.factories import LeadFactory, UserFactory, marketer, rep
+from tests.factories import LeadFactory, UserFactory, manager, marketer, rep
 
 pytestmark = pytest.mark.django_db
 
@@ -218,8 +219,6 @@ def test_the_events_budget_is_separate_from_the_rest(monkeypatch):
 
 @override_settings(API_MAX_BODY_BYTES=5000)
 def test_an_oversized_event_batch_answers_413_and_stores_nothing():
-    from scoring.models import EngagementEvent
-
     lead = LeadFactory(owner=None)
     body = json.dumps([{"lead_id": lead.id, "type": "page_view"}] * 200)
 
@@ -242,3 +241,95 @@ def test_a_service_error_about_no_single_field_answers_a_detail_string():
     assert (response.status_code, response.data) == (400, {"detail": "The lead moved. Reload the page."})
     # in a list's item, where every value is a list of messages, it goes where DRF puts such errors
     assert field_errors(ValidationError("The lead moved.")) == {"non_field_errors": ["The lead moved."]}
+
+
+LIST_PARAMETERS = "stage, temperature, owner, source, q, min_score, ordering, cursor, page_size"
+
+
+def test_unknown_query_parameters_of_a_list_answer_400_naming_each():
+    LeadFactory(owner=None)
+
+    response = token_client(manager()).get(LIST, {"foo": "1", "stage": "raw", "pagesize": "10"})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "foo": [f"Unknown query parameter. Known: {LIST_PARAMETERS}."],
+            "pagesize": [f"Unknown query parameter. Known: {LIST_PARAMETERS}."],
+        },
+    )
+
+
+def test_the_documented_query_parameters_format_and_the_next_link_still_work():
+    boss = manager()
+    leads = [LeadFactory(owner=None, score=score, company="Acme") for score in (30, 20, 10)]
+    client = token_client(boss)
+    params = {
+        "stage": "raw",
+        "temperature": "cold",
+        "owner": "none",
+        "q": "acme",
+        "min_score": "0",
+        "ordering": "-score",
+        "page_size": "2",
+        "format": "json",
+    }
+
+    first = client.get(LIST, params)
+    second = client.get(first.json()["next"])
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert "format=json" in first.json()["next"] and "cursor=" in first.json()["next"]
+    seen = [lead["id"] for lead in first.json()["results"] + second.json()["results"]]
+    assert seen == [lead.id for lead in leads]
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "known"),
+    [
+        ("/api/v1/leads/{id}/timeline/", {"limit": "5", "since": "2026-01-01"}, "Known: limit."),
+        ("/api/v1/reports/funnel/", {"group_by": "source", "groupby": "owner"}, "Known: start, end, group_by."),
+    ],
+)
+def test_other_lists_refuse_unknown_query_parameters_too(path, params, known):
+    lead = LeadFactory(owner=None)
+    client = token_client(manager())
+    unknown = next(key for key in params if key not in known)
+
+    refused = client.get(path.format(id=lead.id), params)
+    answered = client.get(path.format(id=lead.id), {key: value for key, value in params.items() if key != unknown})
+
+    assert (refused.status_code, refused.json()) == (400, {unknown: [f"Unknown query parameter. {known}"]})
+    assert answered.status_code == 200
+
+
+def test_an_endpoint_without_query_parameters_refuses_any_and_writes_nothing():
+    lead = LeadFactory(owner=None, first_name="Kept")
+    client = token_client(manager())
+    none = ["Unknown query parameter: this endpoint takes none."]
+
+    read = client.get(f"/api/v1/leads/{lead.id}/?fields=email")
+    patched = client.patch(f"/api/v1/leads/{lead.id}/?dry_run=1", {"first_name": "Changed"}, format="json")
+    logged = client.post("/api/v1/events/?async=1", {"lead_id": lead.id, "type": "page_view"}, format="json")
+
+    assert (read.status_code, read.json()) == (400, {"fields": none})
+    assert (patched.status_code, patched.json()) == (400, {"dry_run": none})
+    assert (logged.status_code, logged.json()) == (400, {"async": none})
+    lead.refresh_from_db()
+    assert (lead.first_name, EngagementEvent.objects.count()) == ("Kept", 0)
+    assert client.get(f"/api/v1/leads/{lead.id}/?format=json").status_code == 200
+
+
+def test_a_request_without_a_token_hears_of_the_token_before_its_query_parameters():
+    response = APIClient().get(LIST, {"foo": "1"})
+
+    assert response.status_code == 401
+
+
+def test_a_method_the_endpoint_lacks_is_405_whatever_its_query_and_head_reads_as_get():
+    LeadFactory(owner=None)
+    client = token_client(manager())
+
+    assert client.put(f"{LIST}?foo=1", {"email": "a@example.com"}, format="json").status_code == 405
+    assert client.head(LIST, {"stage": "raw"}).status_code == 200
+    assert client.head(LIST, {"foo": "1"}).status_code == 400
