@@ -3,6 +3,7 @@
 - a service's ``ValidationError`` -> 400 with its field errors (``{"field": ["message", ...]}``);
 - ``DuplicateLeadError`` -> 409 ``{"detail", "lead_id"}`` (``lead_id`` only when the user may see that lead);
 - ``IdempotencyKeyConflict`` -> 409 ``{"detail", "event_id"}``;
+- ``LeadErased`` (a write to a lead whose personal data was erased) -> 409 ``{"detail"}``;
 - a body over ``API_MAX_BODY_BYTES`` -> 413.
 """
 
@@ -17,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
-from core.errors import DuplicateLeadError, IdempotencyKeyConflict
+from core.errors import DuplicateLeadError, IdempotencyKeyConflict, LeadErased
 from leads import selectors as lead_selectors
 
 
@@ -70,6 +71,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
             {"detail": exc.messages[0], "event_id": exc.event_id},
             status=status.HTTP_409_CONFLICT,
         )
+    if isinstance(exc, LeadErased):
+        return Response({"detail": LeadErased.MESSAGE}, status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             return Response(field_errors(exc), status=status.HTTP_400_BAD_REQUEST)
