@@ -17,7 +17,16 @@ from django.utils import timezone
 
 from core.pagination import KeysetPage, keyset_page
 from core.text import is_whole_number
-from leads.models import Activity, Lead, LeadQuerySet, OwnerChange, Stage, StageChange, Temperature
+from leads.models import (
+    Activity,
+    CustomFieldDefinition,
+    Lead,
+    LeadQuerySet,
+    OwnerChange,
+    Stage,
+    StageChange,
+    Temperature,
+)
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -178,3 +187,8 @@ def stage_counts(*, user: User) -> dict[str, int]:
     counts = dict.fromkeys(Stage.values, 0)
     counts.update({row["stage"]: row["n"] for row in rows})
     return counts
+
+
+def custom_field_labels() -> dict[str, str]:
+    """Each custom field's key and the label people know it by."""
+    return dict(CustomFieldDefinition.objects.values_list("key", "label"))

@@ -44,7 +44,7 @@ from intake.export import safe_cell
 from intake.models import CaptureForm, CsvImport
 from intake.services import capture_form_check, capture_form_specs, capture_form_submit
 from leads.models import Lead, LeadSource
-from leads.selectors import LeadFilters, lead_get_for_user
+from leads.selectors import LeadFilters, custom_field_labels, lead_get_for_user
 from web.forms import LeadFilterForm
 
 TOKEN_SALT = "intake.capture-form"  # noqa: S105 - a signing namespace
@@ -651,6 +651,35 @@ def _merge_rows(survivor: Any, other: Any, choices: dict[str, str]) -> list[dict
     return rows
 
 
+OPT_OUTS = (("unsubscribed", "Unsubscribed"), ("do_not_call", "Do not call"), ("bounced", "E-mail bounced"))
+
+
+def _kept_without_asking(survivor: Lead, other: Lead) -> list[str]:
+    """What the merge decides by itself, said before it happens: opt-outs, consent, custom fields."""
+    kept = []
+    for flag, label in OPT_OUTS:
+        holders = [f"#{lead.pk}" for lead in (survivor, other) if getattr(lead, flag)]
+        if holders:
+            kept.append(f"{label} (on {' and '.join(holders)}): kept. An opt-out on either lead stays.")
+    if survivor.unsubscribed or other.unsubscribed:
+        if survivor.email_opt_in or other.email_opt_in:
+            kept.append("Marketing e-mail consent: withdrawn, as the merged lead is unsubscribed.")
+    elif other.email_opt_in and not survivor.email_opt_in:
+        kept.append(
+            f"Marketing e-mail consent: #{other.pk} gave it for its own address; "
+            f"#{survivor.pk} keeps its own answer (no)."
+        )
+    labels = custom_field_labels()
+    for key in sorted(set(survivor.attributes) | set(other.attributes)):
+        label = labels.get(key, key.replace("_", " ").capitalize())
+        mine, theirs = survivor.attributes.get(key), other.attributes.get(key)
+        if key not in survivor.attributes:
+            kept.append(f"{label}: {_shown(theirs)}, from #{other.pk} (#{survivor.pk} has none).")
+        elif key in other.attributes and mine != theirs:
+            kept.append(f"{label}: {_shown(mine)}, #{survivor.pk}'s (#{other.pk} has {_shown(theirs)}).")
+    return kept
+
+
 def _seen(source: QueryDict, survivor: Lead, other: Lead) -> dict[int, str]:
     """What the page showed of each lead (``merge_fingerprint``), from the form's hidden fields
     (a post without them is not checked)."""
@@ -703,6 +732,7 @@ def lead_merge(request: HttpRequest) -> HttpResponse:
         "seen_survivor": intake_services.merge_fingerprint(survivor),
         "seen_other": intake_services.merge_fingerprint(other),
         **_merge_table(survivor, other, {k: v for k, v in choices.items() if v}),
+        "kept_without_asking": _kept_without_asking(survivor, other),
         "errors": [blocked] if blocked else errors,
         "blocked": bool(blocked),
     }

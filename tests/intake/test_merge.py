@@ -303,3 +303,30 @@ def test_the_merged_lead_s_open_tasks_go_to_the_survivor_s_owner():
 
     task.refresh_from_db()
     assert (task.lead_id, task.assignee) == (keep.pk, sam)
+
+
+def test_the_merge_page_says_what_it_decides_without_asking(client):
+    from leads.models import CustomFieldDefinition
+
+    CustomFieldDefinition.objects.create(key="plan", label="Plan", field_type="text")
+    keep = LeadFactory(email="jo@acme.example", attributes={"plan": "Starter"}, email_opt_in=True)
+    other = LeadFactory(
+        email="jo.old@acme.example", attributes={"plan": "Pro", "seats": 12}, unsubscribed=True, do_not_call=True
+    )
+    client.force_login(manager())
+
+    page = client.get(reverse("lead_merge") + f"?survivor={keep.pk}&other={other.pk}").content.decode()
+    kept = re.search(r'<div id="merge-kept">(.*?)</div>', page, re.S)[1]
+
+    assert f"Unsubscribed (on #{other.pk}): kept. An opt-out on either lead stays." in kept
+    assert f"Do not call (on #{other.pk}): kept." in kept
+    assert "Marketing e-mail consent: withdrawn, as the merged lead is unsubscribed." in kept
+    assert f"Plan: Starter, #{keep.pk}&#x27;s (#{other.pk} has Pro)." in kept
+    assert f"Seats: 12, from #{other.pk} (#{keep.pk} has none)." in kept
+
+    # And the merge does what the page said.
+    form = _merge_form(page)
+    client.post(reverse("lead_merge"), form)
+    keep.refresh_from_db()
+    assert (keep.unsubscribed, keep.do_not_call, keep.email_opt_in) == (True, True, False)
+    assert keep.attributes == {"plan": "Starter", "seats": 12}
