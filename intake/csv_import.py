@@ -15,7 +15,7 @@ import itertools
 import queue
 import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -39,7 +39,7 @@ from core.db import (
     unnest_params,
     unsized_array,
 )
-from intake import csv_rows
+from intake import capture, csv_rows
 from intake import selectors as intake_selectors
 from intake.export import unquoted_cell
 from intake.models import CsvImport, ImportReject
@@ -48,6 +48,10 @@ from leads.attributes import AttributeSpec
 from leads.models import Campaign, CustomFieldDefinition, Lead, LeadSource, LostReason, Stage, StageChange
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
+# One cell may be as long as the largest file an upload takes (the csv module's own limit, 128 KiB,
+# made a whole file unreadable for one long cell); each mapped cell is then checked against the
+# length its field takes, and only that row is refused.
+CELL_MAX_CHARS = MAX_FILE_BYTES
 CHUNK_ROWS = 5000
 # An import that wrote this many leads refreshes the planner statistics of the lead tables.
 ANALYZE_AFTER_ROWS = 10_000
@@ -93,8 +97,13 @@ def import_targets(user: Any = None) -> list[tuple[str, str]]:
     return targets
 
 
+def _reader(lines: Iterable[str], delimiter: str = ",") -> Iterator[list[str]]:
+    csv.field_size_limit(CELL_MAX_CHARS)
+    return csv.reader(lines, delimiter=delimiter)
+
+
 def _rows(text: str) -> Iterator[list[str]]:
-    return csv.reader(io.StringIO(text, newline=""), delimiter=csv_rows.sniff_delimiter(text))
+    return _reader(io.StringIO(text, newline=""), delimiter=csv_rows.sniff_delimiter(text))
 
 
 def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> CsvImport:
@@ -106,12 +115,13 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
     if b"\x00" in raw[:4096]:
         raise ValidationError({"file": "This is not a text CSV file (save it as CSV from your spreadsheet)."})
     text = csv_rows.read_csv_text(raw)
+    reader = _rows(text)
     try:
-        reader = _rows(text)
         headers = [h.strip() for h in next(reader, [])]
         total = sum(1 for row in reader if any(cell.strip() for cell in row))
     except csv.Error as exc:
-        raise ValidationError({"file": f"The file cannot be read as CSV: {exc}"}) from None
+        line = getattr(reader, "line_num", 0)
+        raise ValidationError({"file": f"The file cannot be read as CSV: line {line}: {exc}."}) from None
     if not any(headers):
         raise ValidationError({"file": "The first line must name the columns."})
     if total == 0:
@@ -255,7 +265,9 @@ def _context(now: datetime.datetime, csv_import: CsvImport, *, create: bool = Fa
                     if found is not None:
                         known[name.lower()] = found
     return csv_rows.RowContext(
-        max_lengths={f.name: int(f.max_length) for f in Lead._meta.concrete_fields if f.max_length},
+        # The free text of "need" takes as much as the lead API and the capture forms take.
+        max_lengths={f.name: int(f.max_length) for f in Lead._meta.concrete_fields if f.max_length}
+        | {"need": capture.MAX_VALUE_LENGTH},
         sources=sources,
         campaigns=campaigns,
         attribute_specs={
@@ -1091,5 +1103,5 @@ def csv_import_rejects_rows(*, csv_import: CsvImport) -> Iterator[list[str]]:
     """The refused rows as CSV rows: line number, reason, then the original cells."""
     yield [*REJECTS_LEAD_COLUMNS, *csv_import.headers]
     for reject in csv_import.rejects.order_by("row_number", "id").iterator():
-        cells = next(csv.reader([reject.raw]), []) if reject.raw else []
+        cells = next(_reader([reject.raw]), []) if reject.raw else []
         yield [str(reject.row_number), reject.reason, *cells]

@@ -52,6 +52,18 @@ def test_upload_refuses_unusable_files(raw, message):
     assert CsvImport.objects.count() == 0
 
 
+def test_a_file_that_cannot_be_read_as_csv_is_refused_naming_the_line(monkeypatch):
+    monkeypatch.setattr(csv_import, "CELL_MAX_CHARS", 40)
+
+    with pytest.raises(ValidationError) as exc:
+        _upload(marketer(), "email,notes\na@example.com,short\nb@example.com," + "x" * 41 + "\n")
+
+    assert exc.value.message_dict == {
+        "file": ["The file cannot be read as CSV: line 3: field larger than field limit (40)."]
+    }
+    assert CsvImport.objects.count() == 0
+
+
 def test_windows_encoded_semicolon_file_is_read():
     raw = "E-Mail;Vorname;Firma\nzoe@example.com;Zoë;Müller GmbH\n".encode("cp1252")
 

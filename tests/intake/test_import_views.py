@@ -275,3 +275,41 @@ def test_the_owner_target_is_offered_only_to_those_who_may_assign(client):
         page = client.get(reverse("import_mapping", args=[item.pk])).content.decode()
 
         assert ('<option value="owner"' in page) is offered
+
+
+def _map(client, item, columns):
+    return client.post(reverse("import_mapping", args=[item.pk]), {f"col_{i}": t for i, t in enumerate(columns)})
+
+
+def _start(client, item, capture):
+    with capture(execute=True):
+        client.post(reverse("import_preview", args=[item.pk]))
+    return client.get(reverse("import_progress", args=[item.pk])).content.decode()
+
+
+def test_a_cell_over_the_csv_modules_limit_refuses_only_its_row(client, django_capture_on_commit_callbacks):
+    client.force_login(marketer())
+    notes = "Long story. " * 20_000  # 240,000 characters: more than one cell of csv's default limit (131,072)
+    content = (
+        f"Email,First Name,Notes\ngood1@example.com,Ann,Short\nhuge@example.com,Hu,{notes}\ngood2@example.com,Bo,\n"
+    )
+
+    response = _upload(client, content.encode())
+    item = CsvImport.objects.get()
+    assert response.status_code == 302
+    assert item.total_rows == 3
+    _map(client, item, ["email", "first_name", "need"])
+    preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
+    result = _start(client, item, django_capture_on_commit_callbacks)
+
+    assert "Notes: longer than 5000 characters" in preview
+    assert "2</div>leads created" in result
+    assert "<td>3</td><td>Notes: longer than 5000 characters</td>" in result
+    assert sorted(Lead.objects.values_list("email", "need")) == [
+        ("good1@example.com", "Short"),
+        ("good2@example.com", ""),
+    ]
+    rejects = b"".join(client.get(reverse("import_rejects_csv", args=[item.pk])).streaming_content)
+    assert rejects.decode("utf-8-sig").splitlines()[1] == (
+        f"3,Notes: longer than 5000 characters,huge@example.com,Hu,{notes}"  # nothing of the row is lost
+    )
