@@ -106,6 +106,38 @@ def _rows(text: str) -> Iterator[list[str]]:
     return _reader(io.StringIO(text, newline=""), delimiter=csv_rows.sniff_delimiter(text))
 
 
+def _data_rows(text: str) -> Iterator[tuple[int, list[str]]]:
+    """The rows under the header line that are not blank, each with the line of the file it
+    starts on (its number wherever the import speaks of it: a quoted cell may go over lines)."""
+    reader = _rows(text)
+    try:
+        next(reader, None)
+        line = getattr(reader, "line_num", 0) + 1
+        for row in reader:
+            last_line = getattr(reader, "line_num", 0)
+            if row and line + sum(map(csv_rows.line_breaks, row)) > last_line:
+                # A quote left open to the end of the file took the file's last line break into its cell.
+                row[-1] = row[-1].removesuffix("\n").removesuffix("\r")
+            if any(cell.strip() for cell in row):
+                yield line, row
+            line = last_line + 1
+    except csv.Error as exc:
+        raise csv.Error(f"line {getattr(reader, 'line_num', 0)}: {exc}") from None
+
+
+def _checked(
+    line: int, row: list[str], columns: list[tuple[int, str]], ctx: csv_rows.RowContext
+) -> csv_rows.CleanRow | str:
+    """A row as the import reads it: a ``CleanRow`` to write, or every reason it is refused (a
+    one-line cell that took in the lines after it first)."""
+    clean = csv_rows.clean_row(_cells(row, columns), ctx)
+    unclosed = csv_rows.unclosed_quotes(row, line, columns, ctx)
+    if not unclosed:
+        return clean
+    others = [] if isinstance(clean, csv_rows.CleanRow) else clean.split("; ")
+    return "; ".join([*unclosed.values(), *(p for p in others if p.partition(": ")[0] not in unclosed)])
+
+
 def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> CsvImport:
     """Store an uploaded file and suggest a column mapping. Refuses files that are not a usable CSV."""
     if not raw:
@@ -115,13 +147,11 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
     if b"\x00" in raw[:4096]:
         raise ValidationError({"file": "This is not a text CSV file (save it as CSV from your spreadsheet)."})
     text = csv_rows.read_csv_text(raw)
-    reader = _rows(text)
     try:
-        headers = [h.strip() for h in next(reader, [])]
-        total = sum(1 for row in reader if any(cell.strip() for cell in row))
+        total = sum(1 for _ in _data_rows(text))
+        headers = [h.strip() for h in next(_rows(text), [])]
     except csv.Error as exc:
-        line = getattr(reader, "line_num", 0)
-        raise ValidationError({"file": f"The file cannot be read as CSV: line {line}: {exc}."}) from None
+        raise ValidationError({"file": f"The file cannot be read as CSV: {exc}."}) from None
     if not any(headers):
         raise ValidationError({"file": "The first line must name the columns."})
     if total == 0:
@@ -305,13 +335,11 @@ def _names_in_file(csv_import: CsvImport, target: str) -> list[str]:
     names: dict[str, str] = {}
     if not indexes:
         return []
-    reader = _rows(csv_import.content)
-    next(reader, None)
-    for row in reader:
+    for _, row in _data_rows(csv_import.content):
         for index in indexes:
             if index < len(row):
                 name = unquoted_cell(row[index].strip())
-                if name:
+                if name and not csv_rows.line_breaks(name):  # a cell over lines refuses its row
                     names.setdefault(name.lower(), name)
     return list(names.values())
 
@@ -339,7 +367,7 @@ def _named(target: str, name: str) -> int | None:
         return model.objects.filter(name__iexact=name).values_list("id", flat=True).first()
 
 
-def _cells(row: list[str], columns: list[tuple[int, str]]) -> dict[str, str] | str:
+def _cells(row: list[str], columns: list[tuple[int, str]]) -> dict[str, str]:
     cells: dict[str, str] = {}
     for index, target in columns:
         value = row[index] if index < len(row) else ""
@@ -486,19 +514,15 @@ def csv_import_totals(*, csv_import: CsvImport, now: datetime.datetime | None = 
     (the first ``TOTALS_MAX_ROWS`` rows of a bigger file): about a second per 100,000 rows."""
     ctx = _context(now or timezone.now(), csv_import)
     columns = _columns(csv_import)
-    reader = _rows(csv_import.content)
-    next(reader, None)
     rows: list[csv_rows.CleanRow] = []
     skip = counted = 0
     complete = True
-    for row in reader:
-        if not any(cell.strip() for cell in row):
-            continue
+    for line, row in _data_rows(csv_import.content):
         if counted >= TOTALS_MAX_ROWS:
             complete = False
             break
         counted += 1
-        clean = csv_rows.clean_row(_cells(row, columns), ctx)  # type: ignore[arg-type]
+        clean = _checked(line, row, columns, ctx)
         if isinstance(clean, str):
             skip += 1
         else:
@@ -523,13 +547,9 @@ def csv_import_preview(
     """The first rows as the import would treat them, with each refused row's reason."""
     ctx = _context(now or timezone.now(), csv_import)
     columns = _columns(csv_import)
-    reader = _rows(csv_import.content)
-    next(reader, None)
     preview: list[tuple[int, list[str], Any]] = []
-    for row_number, row in enumerate(reader, start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        preview.append((row_number, row, csv_rows.clean_row(_cells(row, columns), ctx)))  # type: ignore[arg-type]
+    for row_number, row in _data_rows(csv_import.content):
+        preview.append((row_number, row, _checked(row_number, row, columns, ctx)))
         if len(preview) >= limit:
             break
     good = [clean for _, _, clean in preview if isinstance(clean, csv_rows.CleanRow)]
@@ -570,6 +590,9 @@ def csv_import_preview(
                     read = f"{clean.fields[target]:,}"  # 1.200 and 1,200 both: say which number it is
                     if read != row[index].strip():
                         notes[index] = f"read as {read}"
+            for index, (first, last) in csv_rows.cell_lines(row, row_number).items():
+                if index in dict(columns):  # free text over lines: say which lines it takes
+                    notes.setdefault(index, f"one cell over lines {first}-{last}")
             result.append(PreviewRow(row_number, row, action, dates=dates, notes=notes))
             known.add(clean.email)  # the same address further down updates this row's lead
     return result
@@ -660,9 +683,7 @@ def leads_analyze() -> None:
 def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
     ctx = _context(now, csv_import, create=True)
     columns = _columns(csv_import)
-    reader = _rows(csv_import.content)
-    next(reader, None)
-    rows = ((number, row) for number, row in enumerate(reader, start=2) if any(map(str.strip, row)))  # not blank
+    rows = _data_rows(csv_import.content)
     streams = parallel_writes()
     if streams == 1:
         for chunk in _chunks(rows):
@@ -742,7 +763,7 @@ def _import_chunk(
     good: list[tuple[int, list[str], csv_rows.CleanRow]] = []
     names = _column_names(csv_import)
     for row_number, row in chunk:
-        clean = csv_rows.clean_row(_cells(row, columns), ctx)  # type: ignore[arg-type]
+        clean = _checked(row_number, row, columns, ctx)
         if isinstance(clean, str):
             rejects.append(
                 ImportReject(

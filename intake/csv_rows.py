@@ -350,6 +350,56 @@ def split_full_name(text: str) -> tuple[str, str]:
     return " ".join(words[:-1]), words[-1]
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+# Fields whose text may go over lines (a quoted cell holding line breaks: notes). In any other
+# field a line break means a quote that was not closed on its line and took the lines after it.
+MULTI_LINE_FIELDS = ("need",)
+
+
+def line_breaks(text: str) -> int:
+    return len(_LINE_BREAK.findall(text))
+
+
+def cell_lines(row: list[str], first_line: int) -> dict[int, tuple[int, int]]:
+    """The cells of a row that go over lines, by index: the first and last line of the file each
+    is on, for a row that starts on ``first_line`` (only a quoted cell can hold a line break)."""
+    spans: dict[int, tuple[int, int]] = {}
+    line = first_line
+    for index, cell in enumerate(row):
+        breaks = line_breaks(cell)
+        if breaks:
+            spans[index] = (line, line + breaks)
+            line += breaks
+    return spans
+
+
+def takes_line_breaks(target: str, ctx: RowContext) -> bool:
+    """Whether a column mapped to ``target`` may hold text over several lines."""
+    if target in MULTI_LINE_FIELDS:
+        return True
+    spec = (
+        ctx.attribute_specs.get(target.removeprefix(ATTRIBUTE_PREFIX)) if target.startswith(ATTRIBUTE_PREFIX) else None
+    )
+    return spec is not None and spec.field_type == "text"
+
+
+def unclosed_quotes(row: list[str], first_line: int, columns: list[tuple[int, str]], ctx: RowContext) -> dict[str, str]:
+    """Why the row is refused for each mapped one-line cell that goes over lines, by the field
+    name its other reasons use: a quote opened in the cell was not closed on that line, and the
+    lines after it (other rows, often) were read into the cell."""
+    spans = cell_lines(row, first_line)
+    reasons: dict[str, str] = {}
+    for index, target in columns:
+        if index in spans and not takes_line_breaks(target, ctx):
+            first, last = spans[index]
+            name = target.removeprefix(ATTRIBUTE_PREFIX).removeprefix(EVENT_PREFIX)
+            reasons[name] = (
+                f'{name}: a quote (") opened on line {first} is not closed on that line; '
+                f"lines {first}-{last} were read as one cell"
+            )
+    return reasons
+
+
 def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
     """Check one row (target -> cell text); return what to write, or the reasons it is refused."""
     errors: list[str] = []

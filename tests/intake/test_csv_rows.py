@@ -290,3 +290,24 @@ def test_amounts_are_read_with_either_decimal_mark(cell, amount):
 
 def test_a_date_with_day_equal_to_month_reads_the_same_in_any_order():
     assert csv_rows.parse_when("01/01/2020", datetime.UTC) == _at(2020, 1, 1)
+
+
+def test_a_cell_over_lines_is_refused_in_a_one_line_field_and_taken_in_free_text():
+    ctx = dataclasses.replace(
+        _ctx(),
+        attribute_specs={
+            "remarks": AttributeSpec(key="remarks", label="Remarks", field_type="text"),
+            "plan": AttributeSpec(key="plan", label="Plan", field_type="choice", choices=("free", "pro")),
+        },
+    )
+    row = ["a@example.com", "Two\nlines", "Notes\nover\nthree", "pro\nx", "One\r\nmore"]
+    columns = [(0, "email"), (1, "need"), (2, "attributes.remarks"), (3, "attributes.plan"), (4, "company")]
+
+    reasons = csv_rows.unclosed_quotes(row, 7, columns, ctx)
+
+    assert csv_rows.cell_lines(row, 7) == {1: (7, 8), 2: (8, 10), 3: (10, 11), 4: (11, 12)}
+    assert reasons == {
+        "plan": 'plan: a quote (") opened on line 10 is not closed on that line; lines 10-11 were read as one cell',
+        "company": 'company: a quote (") opened on line 11 is not closed on that line; '
+        "lines 11-12 were read as one cell",
+    }

@@ -313,3 +313,43 @@ def test_a_cell_over_the_csv_modules_limit_refuses_only_its_row(client, django_c
     assert rejects.decode("utf-8-sig").splitlines()[1] == (
         f"3,Notes: longer than 5000 characters,huge@example.com,Hu,{notes}"  # nothing of the row is lost
     )
+
+
+def test_a_quote_left_open_refuses_its_row_naming_the_lines_it_took(client, django_capture_on_commit_callbacks):
+    client.force_login(marketer())
+    content = b'Email,First Name,Company\nq1@example.com,"Unclosed,Acme\nq2@example.com,Ok,Fine\n'
+
+    _upload(client, content)
+    item = CsvImport.objects.get()
+    preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
+    result = _start(client, item, django_capture_on_commit_callbacks)
+
+    reason = "First Name: a quote (&quot;) opened on line 2 is not closed on that line; lines 2-3 were read as one cell"
+    assert reason in preview
+    assert f"<td>2</td><td>{reason}</td>" in result
+    assert "0</div>leads created" in result and "1</div>row not imported" in result
+    assert not Lead.objects.exists()
+    rejects = b"".join(client.get(reverse("import_rejects_csv", args=[item.pk])).streaming_content)
+    assert rejects.decode("utf-8-sig").splitlines()[1:] == [  # the lines it took are in the download, to fix
+        '2,"First Name: a quote ("") opened on line 2 is not closed on that line; lines 2-3 were read as one cell",'
+        'q1@example.com,"Unclosed,Acme',
+        'q2@example.com,Ok,Fine"',
+    ]
+
+
+def test_quoted_notes_over_several_lines_are_imported_and_later_rows_keep_their_line_numbers(
+    client, django_capture_on_commit_callbacks
+):
+    client.force_login(marketer())
+    content = b'Email,First Name,Notes\na@example.com,Ann,"Call in May.\r\nAsk for Bo."\nbad,Cy,x\nb@example.com,Bo,\n'
+
+    _upload(client, content)
+    item = CsvImport.objects.get()
+    _map(client, item, ["email", "first_name", "need"])
+    preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
+    result = _start(client, item, django_capture_on_commit_callbacks)
+
+    assert "one cell over lines 2-3" in preview
+    assert "<td>4</td><td>Email: &#x27;bad&#x27; is not a valid e-mail address</td>" in result  # line 4 of the file
+    assert "2</div>leads created" in result
+    assert Lead.objects.get(email="a@example.com").need == "Call in May.\r\nAsk for Bo."
