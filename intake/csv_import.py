@@ -183,6 +183,7 @@ def csv_import_create(*, user: AbstractBaseUser, filename: str, raw: bytes) -> C
             filename=filename[:255],
             content=text,
             headers=headers,
+            delimiter=csv_rows.sniff_delimiter(text),
             mapping=mapping,
             # What the file's dates tell, else what was chosen for such a file before, else (for
             # 03/04/2026, never year first) the order of the site's language.

@@ -106,6 +106,9 @@ class CsvImport(TimeStampedModel):
     # The uploaded text; cleared once the import has run (the rejects keep what failed).
     content = models.TextField(blank=True)
     headers = models.JSONField(default=list)
+    delimiter = models.CharField(
+        max_length=1, default=",", help_text="The file's delimiter (, ; tab or |); its rejects download uses it too."
+    )
     mapping = models.JSONField(default=dict, blank=True, help_text="CSV header -> target field.")
     default_source = models.ForeignKey(LeadSource, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     date_order = models.CharField(

@@ -514,7 +514,8 @@ def import_rejects_csv(request: HttpRequest, import_id: int) -> StreamingHttpRes
     rows = csv_import.csv_import_rejects_rows(csv_import=item)
     stem = item.filename.rsplit(".", 1)[0] if "." in item.filename else item.filename
     filename = re.sub(r"[^\w.-]+", "-", f"{stem}-rejects.csv")  # the upload's name, safe in a header
-    return _csv_response(([safe_cell(c) for c in row] for row in rows), filename)
+    # In the upload's delimiter: a spreadsheet that wrote semicolons (German Excel) reads them back.
+    return _csv_response(([safe_cell(c) for c in row] for row in rows), filename, delimiter=item.delimiter)
 
 
 class _Echo:
@@ -522,8 +523,8 @@ class _Echo:
         return value
 
 
-def _csv_response(rows: Iterable[list[str]], filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
+def _csv_response(rows: Iterable[list[str]], filename: str, delimiter: str = ",") -> StreamingHttpResponse:
+    writer = csv.writer(_Echo(), delimiter=delimiter)
     # A byte-order mark first, so that spreadsheets open the UTF-8 as UTF-8 (Excel guesses otherwise).
     lines = itertools.chain(["\ufeff"], (writer.writerow(row) for row in rows))
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")

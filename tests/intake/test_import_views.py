@@ -353,3 +353,33 @@ def test_quoted_notes_over_several_lines_are_imported_and_later_rows_keep_their_
     assert "<td>4</td><td>Email: &#x27;bad&#x27; is not a valid e-mail address</td>" in result  # line 4 of the file
     assert "2</div>leads created" in result
     assert Lead.objects.get(email="a@example.com").need == "Call in May.\r\nAsk for Bo."
+
+
+def test_the_rejects_of_a_semicolon_file_come_back_with_semicolons_and_import_again(
+    client, django_capture_on_commit_callbacks
+):
+    client.force_login(marketer())
+    _upload(client, b"E-Mail;Vorname;Mitarbeiter\nana@example.com;Ana;12\nbo@example.com;Bo;viele\n", "messe.csv")
+    item = CsvImport.objects.get()
+    _map(client, item, ["email", "first_name", "company_size"])
+    _start(client, item, django_capture_on_commit_callbacks)
+
+    download = b"".join(client.get(reverse("import_rejects_csv", args=[item.pk])).streaming_content)
+    text = download.decode("utf-8-sig")
+
+    assert text.splitlines() == [
+        "row;reason;E-Mail;Vorname;Mitarbeiter",
+        "3;Mitarbeiter: 'viele' is not a whole number;bo@example.com;Bo;viele",
+    ]
+    _upload(client, text.replace("Bo;viele", "Bo;40").encode("utf-8-sig"), "messe-rejects.csv")
+    again = CsvImport.objects.get(filename="messe-rejects.csv")
+    assert again.mapping == {
+        "row": "",
+        "reason": "",
+        "E-Mail": "email",
+        "Vorname": "first_name",
+        "Mitarbeiter": "company_size",
+    }
+    result = _start(client, again, django_capture_on_commit_callbacks)
+    assert "1</div>lead created" in result and "0</div>rows not imported" in result
+    assert Lead.objects.get(email="bo@example.com").company_size == 40
