@@ -9,6 +9,7 @@ historical outcome, when the file has one); past events go through
 """
 
 import csv
+import dataclasses
 import datetime
 import io
 import itertools
@@ -43,6 +44,7 @@ from intake import capture, csv_rows
 from intake import selectors as intake_selectors
 from intake.export import unquoted_cell
 from intake.models import CsvImport, ImportReject
+from leads import lifecycle
 from leads import services as lead_services
 from leads.attributes import AttributeSpec
 from leads.models import Campaign, CustomFieldDefinition, Lead, LeadSource, LostReason, Stage, StageChange
@@ -115,7 +117,7 @@ def _data_rows(text: str) -> Iterator[tuple[int, list[str]]]:
         line = getattr(reader, "line_num", 0) + 1
         for row in reader:
             last_line = getattr(reader, "line_num", 0)
-            if row and line + sum(map(csv_rows.line_breaks, row)) > last_line:
+            if row and row[-1].endswith(("\n", "\r")) and line + sum(map(csv_rows.line_breaks, row)) > last_line:
                 # A quote left open to the end of the file took the file's last line break into its cell.
                 row[-1] = row[-1].removesuffix("\n").removesuffix("\r")
             if any(cell.strip() for cell in row):
@@ -442,33 +444,63 @@ def _dates_read(
     return dates
 
 
-@dataclass
-class PreviewTotals:
-    create: int
-    update: int
-    skip: int
-    rows: int  # rows counted (all of them, or the first TOTALS_MAX_ROWS)
-    complete: bool
-    same: int = 0  # rows naming a known lead that already holds what they say
-
-
 _UPDATABLE = frozenset(UPDATABLE)
 
 
-def _known_values(rows: list[csv_rows.CleanRow]) -> dict[str, dict[str, Any]]:
-    """What the known leads among these rows' addresses hold of what the rows may change, by
-    address: only the columns the rows give, read through the address index."""
-    given = {name for clean in rows for name in clean.fields if name in _UPDATABLE}
-    columns = ["id", "stage", *given]
-    if any(clean.attributes for clean in rows):
-        columns.append("attributes")
-    if "email_opt_in" in given:
-        columns.append("consent_at")
-    emails = sorted({clean.email for clean in rows})
-    found: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(emails), CHUNK_ROWS):
-        found.update(_leads_by_address(emails[start : start + CHUNK_ROWS], columns))
-    return found
+@dataclass
+class _ChunkPlan:
+    """What a chunk's checked rows write, decided once for the import and for its preview.
+
+    The rows of one address are read as one row, later cells winning: a new address's first row
+    creates its lead and its later rows fill it in; a known lead's rows are merged into one
+    change, and all of them count as updating it when that change (or a past event not logged
+    before) changes it, else as up to date. A row that moves a known lead to another outcome is
+    applied on its own, after the change."""
+
+    new_rows: dict[str, csv_rows.CleanRow] = field(default_factory=dict)  # address -> the rows creating its lead
+    new_lines: dict[str, list[int]] = field(default_factory=dict)  # address -> its lines, the creating one first
+    changes: dict[int, csv_rows.CleanRow] = field(default_factory=dict)  # known lead id -> its rows as one
+    lines_of_lead: dict[int, list[int]] = field(default_factory=dict)  # known lead id -> the lines of its change
+    outcome_rows: list[tuple[int, list[str], csv_rows.CleanRow, int]] = field(default_factory=list)
+
+    @property
+    def repeats(self) -> int:
+        """Rows naming a new address again: each updates the lead the first one creates."""
+        return sum(len(lines) - 1 for lines in self.new_lines.values())
+
+
+def _merged(first: csv_rows.CleanRow, later: csv_rows.CleanRow) -> csv_rows.CleanRow:
+    """Two rows of one address as one, the later one's cells winning (the rows themselves untouched)."""
+    return dataclasses.replace(
+        first, fields={**first.fields, **later.fields}, attributes={**first.attributes, **later.attributes}
+    )
+
+
+def _plan_chunk(good: list[tuple[int, list[str], csv_rows.CleanRow]], known: dict[str, tuple[int, str]]) -> _ChunkPlan:
+    """How the good rows of a chunk are written, given the id and stage of the known leads among
+    their addresses (see ``_ChunkPlan``)."""
+    plan = _ChunkPlan()
+    for line, row, clean in good:
+        found = known.get(clean.email)
+        if found is not None:
+            lead_id, stage = found
+            if clean.outcome and clean.outcome != stage:
+                plan.outcome_rows.append((line, row, clean, lead_id))
+                continue
+            change = plan.changes.get(lead_id)
+            plan.changes[lead_id] = clean if change is None else _merged(change, clean)
+            plan.lines_of_lead.setdefault(lead_id, []).append(line)
+        elif clean.email in plan.new_rows:
+            # (its past events stay with each row: every row's are logged, under its own keys)
+            first = _merged(plan.new_rows[clean.email], clean)
+            if clean.outcome:
+                first.outcome, first.outcome_at, first.lost_reason = clean.outcome, clean.outcome_at, clean.lost_reason
+            plan.new_rows[clean.email] = first
+            plan.new_lines[clean.email].append(line)
+        else:
+            plan.new_rows[clean.email] = clean
+            plan.new_lines[clean.email] = [line]
+    return plan
 
 
 def _stored_keys(keys: list[str]) -> set[str]:
@@ -484,18 +516,6 @@ def _stored_keys(keys: list[str]) -> set[str]:
     return stored
 
 
-def _new_events(rows: list[csv_rows.CleanRow], known: dict[str, dict[str, Any]]) -> set[str]:
-    """The addresses among ``known`` whose rows carry a past event not logged yet."""
-    keys: dict[str, str] = {}
-    for clean in rows:
-        lead = known.get(clean.email)
-        if lead is not None:
-            for event_type, when in clean.events:
-                keys[_past_event(lead["id"], event_type, when)["idempotency_key"]] = clean.email
-    stored = _stored_keys(list(keys))
-    return {address for key, address in keys.items() if key not in stored}
-
-
 def _changes(stored: dict[str, Any], clean: csv_rows.CleanRow) -> bool:
     """Whether the import would change a known lead with this row (what its update compares)."""
     if clean.outcome and clean.outcome != stored["stage"]:
@@ -507,96 +527,276 @@ def _changes(stored: dict[str, Any], clean: csv_rows.CleanRow) -> bool:
     return bool(clean.fields.get("email_opt_in") and stored["consent_at"] is None)
 
 
+def _written_fields(target: str) -> list[str]:
+    """What of a lead a column mapped to ``target`` writes (custom fields as ``attributes.<key>``)."""
+    if target == "full_name":
+        return ["first_name", "last_name"]
+    if target in ("source", "campaign", "owner"):
+        return [f"{target}_id"]
+    return [target]
+
+
+def _row_writes(clean: csv_rows.CleanRow) -> dict[str, Any]:
+    return {**clean.fields, **{csv_rows.ATTRIBUTE_PREFIX + key: value for key, value in clean.attributes.items()}}
+
+
+def _outcome_too_early(clean: csv_rows.CleanRow, stage_entered_at: datetime.datetime, now: datetime.datetime) -> str:
+    """Why a known lead cannot take the row's outcome at the date the row gives it ("" when it can):
+    the move is dated by the row's outcome date, else now (the row's "created on" is a new lead's,
+    not this one's), and never before the lead's current stage began."""
+    if _moved_at(clean, now) < stage_entered_at:
+        since = timezone.localtime(stage_entered_at).strftime("%Y-%m-%d %H:%M")
+        return f"outcome_at: is before the lead's current stage began ({since})"
+    return ""
+
+
+def _moved_at(clean: csv_rows.CleanRow, now: datetime.datetime) -> datetime.datetime:
+    return clean.outcome_at if clean.outcome_dated and clean.outcome_at is not None else now
+
+
+class _Foretold:
+    """The leads of a file's addresses as the chunks read so far leave them, read from the
+    database once and then changed as the import would change them, nothing written."""
+
+    def __init__(self, csv_import: CsvImport, columns: list[tuple[int, str]], now: datetime.datetime) -> None:
+        self.now = now
+        given = {name for _, target in columns for name in _written_fields(target)}
+        written = [name for name in UPDATABLE if name in given]
+        self.columns = ["id", "stage", "stage_entered_at", "attributes", "consent_at", *written]
+        # What a new lead holds of them before its rows' cells.
+        self.defaults = {name: cast(models.Field, Lead._meta.get_field(name)).get_default() for name in written}
+        if csv_import.default_source_id and "source_id" in self.defaults:
+            self.defaults["source_id"] = csv_import.default_source_id
+        self.leads: dict[str, dict[str, Any]] = {}
+        self.looked_up: set[str] = set()
+        self.logged: set[str] = set()  # keys of the past events logged by the rows so far
+        self.new_ids = itertools.count(-1, -1)  # a new lead's stand-in id
+        self.watched: set[str] = set()  # the addresses of the rows the preview shows
+        self.kept: dict[tuple[str, str], tuple[int, Any]] = {}  # (watched address, field) -> the line and value kept
+
+    def known(self, addresses: set[str]) -> dict[str, tuple[int, str]]:
+        missing = sorted(addresses - self.looked_up)
+        for start in range(0, len(missing), CHUNK_ROWS):
+            self.leads.update(_leads_by_address(missing[start : start + CHUNK_ROWS], self.columns))
+        self.looked_up.update(missing)
+        return {address: (self.leads[address]["id"], self.leads[address]["stage"]) for address in addresses
+                if address in self.leads}  # fmt: skip
+
+    def write(self, address: str, line: int, clean: csv_rows.CleanRow) -> None:
+        lead = self.leads[address]
+        lead.update((name, value) for name, value in clean.fields.items() if name in lead)
+        lead["attributes"] = {**lead["attributes"], **clean.attributes}
+        if clean.fields.get("email_opt_in") and lead["consent_at"] is None:
+            lead["consent_at"] = self.now
+        if address in self.watched:
+            for name, value in _row_writes(clean).items():
+                self.kept[address, name] = (line, value)
+
+    def create(
+        self, address: str, lines: list[int], rows: dict[int, csv_rows.CleanRow], merged: csv_rows.CleanRow
+    ) -> None:
+        """A new lead, as its rows (``lines``; ``merged``, the rows as one) create it."""
+        self.leads[address] = {
+            **self.defaults,
+            **merged.fields,
+            "id": next(self.new_ids),
+            "stage": merged.outcome or Stage.RAW,
+            "stage_entered_at": merged.outcome_at if merged.outcome else (merged.created_on or self.now),
+            "attributes": merged.attributes,
+            "consent_at": self.now if merged.fields.get("email_opt_in") else None,
+            "lost_from": Stage.RAW,
+        }
+        if address in self.watched:
+            for line in lines:
+                self.kept.update(((address, name), (line, value)) for name, value in _row_writes(rows[line]).items())
+
+    def outcome_refused(self, address: str, clean: csv_rows.CleanRow) -> str:
+        """Why the import refuses the row's outcome for this lead, as ``_apply_outcome`` finds it."""
+        lead = self.leads[address]
+        problem = _outcome_too_early(clean, lead["stage_entered_at"], self.now)
+        if problem:
+            return problem
+        if lead["stage"] == Stage.LOST and "lost_from" not in lead:
+            lead["lost_from"] = lead_services.lead_last_stage_before_lost(lead=Lead(pk=lead["id"], stage=Stage.LOST))
+        try:
+            lifecycle.check_move(lead["stage"], clean.outcome, previous_stage=lead.get("lost_from"))
+        except lifecycle.MoveRefused as exc:
+            return f"outcome: {exc}"
+        return ""
+
+    def move(self, address: str, line: int, clean: csv_rows.CleanRow) -> None:
+        self.write(address, line, clean)
+        lead = self.leads[address]
+        lead["lost_from"] = lead["stage"]
+        lead["stage"], lead["stage_entered_at"] = clean.outcome, _moved_at(clean, self.now)
+
+    def new_events(self, good: list[tuple[int, list[str], csv_rows.CleanRow]]) -> set[int]:
+        """The leads that a past event of these rows, not logged before, is news for."""
+        keys = [
+            (_past_event(self.leads[clean.email]["id"], event_type, when)["idempotency_key"], clean.email)
+            for _, _, clean in good
+            for event_type, when in clean.events
+        ]
+        stored = _stored_keys([key for key, address in keys if self.leads[address]["id"] > 0])
+        news = set()
+        for key, address in keys:
+            if key not in stored and key not in self.logged:
+                news.add(self.leads[address]["id"])
+                self.logged.add(key)
+        return news
+
+
+@dataclass
+class PreviewTotals:
+    create: int
+    update: int
+    skip: int
+    rows: int  # rows counted (all of them, or the first TOTALS_MAX_ROWS)
+    complete: bool
+    same: int = 0  # rows naming a known lead that already holds what they say
+
+
+@dataclass
+class ImportForecast:
+    rows: list[PreviewRow]  # the first rows of the file
+    totals: PreviewTotals
+
+
 TOTALS_MAX_ROWS = 100_000
 
 
-def csv_import_totals(*, csv_import: CsvImport, now: datetime.datetime | None = None) -> PreviewTotals:
-    """How many rows the import would create, update and skip, checked as it will check them
-    (the first ``TOTALS_MAX_ROWS`` rows of a bigger file): about a second per 100,000 rows."""
+def csv_import_forecast(
+    *, csv_import: CsvImport, limit: int = 10, now: datetime.datetime | None = None
+) -> ImportForecast:
+    """What the import will do with each row, found as the import finds it and nothing written:
+    the rows checked, split into the chunks the import writes (``_stream_chunks``), each chunk
+    planned by ``_plan_chunk`` against the leads as the chunks before leave them. ``rows``: the
+    first ``limit`` rows, each with what happens to it and its cells; ``totals``: the counts, of
+    the first ``TOTALS_MAX_ROWS`` rows of a bigger file."""
     ctx = _context(now or timezone.now(), csv_import)
     columns = _columns(csv_import)
-    rows: list[csv_rows.CleanRow] = []
-    skip = counted = 0
-    complete = True
-    for line, row in _data_rows(csv_import.content):
-        if counted >= TOTALS_MAX_ROWS:
-            complete = False
-            break
-        counted += 1
-        clean = _checked(line, row, columns, ctx)
-        if isinstance(clean, str):
-            skip += 1
-        else:
-            rows.append(clean)
-    addresses = {clean.email for clean in rows}
-    known = _known_values(rows)
-    with_new_events = _new_events(rows, known)
-    same = sum(
-        1
-        for clean in rows
-        if clean.email in known and clean.email not in with_new_events and not _changes(known[clean.email], clean)
+    names = _column_names(csv_import)
+    foretold = _Foretold(csv_import, columns, ctx.now)
+    actions: dict[int, tuple[str, str]] = {}  # line -> action, reason
+    first: list[tuple[int, list[str]]] = []
+    checked_first: dict[int, csv_rows.CleanRow | str] = {}
+    data = _data_rows(csv_import.content)
+
+    def counted() -> Iterator[tuple[int, list[str]]]:
+        for item in itertools.islice(data, TOTALS_MAX_ROWS):
+            if len(first) < limit:
+                first.append(item)
+                checked_first[item[0]] = ""  # checked below, in its chunk
+            yield item
+
+    for _, chunk in _stream_chunks(counted(), columns, parallel_writes()):
+        good: list[tuple[int, list[str], csv_rows.CleanRow]] = []
+        for line, row in chunk:
+            clean = _checked(line, row, columns, ctx)
+            if line in checked_first:
+                checked_first[line] = clean
+                if not isinstance(clean, str):
+                    foretold.watched.add(clean.email)
+            if isinstance(clean, str):
+                actions[line] = ("reject", _in_file_terms(clean, names))
+            else:
+                good.append((line, row, clean))
+        rows = {line: clean for line, _, clean in good}
+        known = foretold.known({clean.email for clean in rows.values()})
+        plan = _plan_chunk(good, known)
+        changed = {
+            lead_id for address, (lead_id, _) in known.items()
+            if lead_id in plan.changes and _changes(foretold.leads[address], plan.changes[lead_id])
+        }  # fmt: skip
+        by_id = {lead_id: address for address, (lead_id, _) in known.items()}
+        for lead_id, lines in plan.lines_of_lead.items():
+            for line in lines:
+                foretold.write(by_id[lead_id], line, rows[line])
+        for address, lines in plan.new_lines.items():
+            foretold.create(address, lines, rows, plan.new_rows[address])
+            actions.update({line: ("update" if line != lines[0] else "create", "") for line in lines})
+        for line, _, clean, _ in plan.outcome_rows:
+            problem = foretold.outcome_refused(clean.email, clean)
+            if problem:
+                actions[line] = ("reject", problem)
+            else:
+                foretold.move(clean.email, line, clean)
+                actions[line] = ("update", "")
+        changed |= foretold.new_events(good)
+        for lead_id, lines in plan.lines_of_lead.items():
+            actions.update(dict.fromkeys(lines, ("update" if lead_id in changed else "same", "")))
+    counts = dict.fromkeys(("create", "update", "same", "reject"), 0)
+    for action, _ in actions.values():
+        counts[action] += 1
+    totals = PreviewTotals(
+        create=counts["create"], update=counts["update"], skip=counts["reject"], same=counts["same"],
+        rows=len(actions), complete=next(data, None) is None,
+    )  # fmt: skip
+    return ImportForecast(
+        rows=[_previewed(line, row, checked_first[line], actions[line], columns, ctx, foretold) for line, row in first],
+        totals=totals,
     )
-    new = len(addresses - set(known))
-    # A new address written twice creates one lead and updates it once more, as the import counts.
-    return PreviewTotals(create=new, update=len(rows) - new - same, skip=skip, rows=counted, complete=complete,
-                         same=same)  # fmt: skip
+
+
+def _previewed(
+    line: int,
+    row: list[str],
+    clean: csv_rows.CleanRow | str,
+    action: tuple[str, str],
+    columns: list[tuple[int, str]],
+    ctx: csv_rows.RowContext,
+    foretold: _Foretold,
+) -> PreviewRow:
+    """A row of the preview: what happens to it, how its dates are read, and notes on its cells."""
+    dates = _dates_read(row, columns, ctx)
+    if isinstance(clean, str) or action[0] == "reject":
+        return PreviewRow(line, row, "reject", action[1], dates=dates)
+    notes: dict[int, str] = {}
+    writes = _row_writes(clean)
+    for index, target in columns:
+        if target == "outcome_at" and clean.outcome_dated and not clean.outcome:
+            dates.pop(index, None)  # an open lead's close date is a plan
+            notes[index] = "not imported: no outcome in this row"
+        elif target == "created_on" and action[0] != "create" and clean.created_on is not None:
+            dates.pop(index, None)  # only a new lead takes its creation date from the file
+            notes[index] = "not imported: the lead exists already"
+        elif target == "outcome" and index < len(row) and row[index].strip():
+            # "Closed Won", "Disqualified", "Open": say which outcome each status is
+            if not clean.outcome:
+                notes[index] = "not an outcome: the stage stays as it is"
+            elif clean.outcome == "lost" and "lost_reason" not in dict(columns).values():
+                notes[index] = f"read as lost (reason: {clean.lost_reason})"  # none in the file: other
+            elif row[index].strip().lower() != clean.outcome:
+                notes[index] = f"read as {clean.outcome}"
+        elif target in NUMBER_TARGETS and target in clean.fields and index < len(row):
+            read = f"{clean.fields[target]:,}"  # 1.200 and 1,200 both: say which number it is
+            if read != row[index].strip():
+                notes[index] = f"read as {read}"
+        for name in _written_fields(target):
+            kept = foretold.kept.get((clean.email, name))
+            if name in writes and kept is not None and kept[0] != line and kept[1] != writes[name]:
+                notes[index] = f"not kept: line {kept[0]} gives this lead a later value"
+    for index, (first, last) in csv_rows.cell_lines(row, line).items():
+        if index in dict(columns):  # free text over lines: say which lines it takes
+            notes.setdefault(index, f"one cell over lines {first}-{last}")
+    return PreviewRow(line, row, action[0], dates=dates, notes=notes)
+
+
+def csv_import_totals(*, csv_import: CsvImport, now: datetime.datetime | None = None) -> PreviewTotals:
+    """How many rows the import would create, update and skip (see ``csv_import_forecast``)."""
+    return csv_import_forecast(csv_import=csv_import, limit=0, now=now).totals
 
 
 def csv_import_preview(
     *, csv_import: CsvImport, limit: int = 10, now: datetime.datetime | None = None
 ) -> list[PreviewRow]:
     """The first rows as the import would treat them, with each refused row's reason."""
-    ctx = _context(now or timezone.now(), csv_import)
-    columns = _columns(csv_import)
-    preview: list[tuple[int, list[str], Any]] = []
-    for row_number, row in _data_rows(csv_import.content):
-        preview.append((row_number, row, _checked(row_number, row, columns, ctx)))
-        if len(preview) >= limit:
-            break
-    good = [clean for _, _, clean in preview if isinstance(clean, csv_rows.CleanRow)]
-    stored = _known_values(good)
-    with_new_events = _new_events(good, stored)
-    known = set(stored)
-    result = []
-    names = _column_names(csv_import)
-    for row_number, row, clean in preview:
-        if isinstance(clean, str):
-            reason = _in_file_terms(clean, names)
-            result.append(PreviewRow(row_number, row, "reject", reason, dates=_dates_read(row, columns, ctx)))
-        else:
-            action = "update" if clean.email in known else "create"
-            if (
-                clean.email in stored
-                and clean.email not in with_new_events
-                and not _changes(stored[clean.email], clean)
-            ):
-                action = "same"
-            dates, notes = _dates_read(row, columns, ctx), {}
-            for index, target in columns:
-                if target == "outcome_at" and clean.outcome_dated and not clean.outcome:
-                    dates.pop(index, None)  # an open lead's close date is a plan
-                    notes[index] = "not imported: no outcome in this row"
-                elif target == "created_on" and clean.email in known and clean.created_on is not None:
-                    dates.pop(index, None)  # only a new lead takes its creation date from the file
-                    notes[index] = "not imported: the lead exists already"
-                elif target == "outcome" and index < len(row) and row[index].strip():
-                    # "Closed Won", "Disqualified", "Open": say which outcome each status is
-                    if not clean.outcome:
-                        notes[index] = "not an outcome: the stage stays as it is"
-                    elif clean.outcome == "lost" and "lost_reason" not in dict(columns).values():
-                        notes[index] = f"read as lost (reason: {clean.lost_reason})"  # none in the file: other
-                    elif row[index].strip().lower() != clean.outcome:
-                        notes[index] = f"read as {clean.outcome}"
-                elif target in NUMBER_TARGETS and target in clean.fields and index < len(row):
-                    read = f"{clean.fields[target]:,}"  # 1.200 and 1,200 both: say which number it is
-                    if read != row[index].strip():
-                        notes[index] = f"read as {read}"
-            for index, (first, last) in csv_rows.cell_lines(row, row_number).items():
-                if index in dict(columns):  # free text over lines: say which lines it takes
-                    notes.setdefault(index, f"one cell over lines {first}-{last}")
-            result.append(PreviewRow(row_number, row, action, dates=dates, notes=notes))
-            known.add(clean.email)  # the same address further down updates this row's lead
-    return result
+    return csv_import_forecast(csv_import=csv_import, limit=limit, now=now).rows
+
+
+def csv_import_sample_rows(*, csv_import: CsvImport, limit: int = 3) -> list[list[str]]:
+    """The cells of the first rows, as the mapping page shows them."""
+    return [row for _, row in itertools.islice(_data_rows(csv_import.content), limit)]
 
 
 def csv_import_start(*, csv_import: CsvImport) -> CsvImport:
@@ -684,16 +884,14 @@ def leads_analyze() -> None:
 def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
     ctx = _context(now, csv_import, create=True)
     columns = _columns(csv_import)
-    rows = _data_rows(csv_import.content)
     streams = parallel_writes()
+    chunks = _stream_chunks(_data_rows(csv_import.content), columns, streams)
     if streams == 1:
-        for chunk in _chunks(rows):
+        for _, chunk in chunks:
             _import_chunk(csv_import, chunk, columns, ctx)
         return
-    # Rows split by address over a few connections, chunks imported side by side: while
-    # PostgreSQL writes one chunk, Python reads and checks the next. A repeated address always
-    # lands in the same stream, in file order, so a later row still updates an earlier one.
-    email_index = [index for index, target in columns if target == "email"][-1]  # the cell _cells keeps
+    # Chunks imported side by side, each stream on its own connection: while PostgreSQL writes
+    # one chunk, Python reads and checks the next.
     queues: list[queue.Queue[list[tuple[int, list[str]]] | None]] = [queue.Queue(maxsize=2) for _ in range(streams)]
     failures: list[BaseException] = []
     workers = [
@@ -702,20 +900,11 @@ def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
     ]
     for worker in workers:
         worker.start()
-    buffers: list[list[tuple[int, list[str]]]] = [[] for _ in range(streams)]
     try:
-        for number, row in rows:
-            address = row[email_index].strip().lower() if email_index < len(row) else ""
-            stream = zlib.crc32(address.encode()) % streams
-            buffers[stream].append((number, row))
-            if len(buffers[stream]) >= CHUNK_ROWS:
-                queues[stream].put(buffers[stream])
-                buffers[stream] = []
+        for stream, chunk in chunks:
             if failures:
                 break
-        for stream, buffered in enumerate(buffers):
-            if buffered and not failures:
-                queues[stream].put(buffered)
+            queues[stream].put(chunk)
     finally:
         for q in queues:
             q.put(None)
@@ -725,15 +914,27 @@ def _run(csv_import: CsvImport, now: datetime.datetime) -> None:
         raise failures[0]
 
 
-def _chunks(rows: Iterator[tuple[int, list[str]]]) -> Iterator[list[tuple[int, list[str]]]]:
-    chunk: list[tuple[int, list[str]]] = []
-    for item in rows:
-        chunk.append(item)
-        if len(chunk) >= CHUNK_ROWS:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+def _stream_chunks(
+    rows: Iterator[tuple[int, list[str]]], columns: list[tuple[int, str]], streams: int
+) -> Iterator[tuple[int, list[tuple[int, list[str]]]]]:
+    """The rows in the chunks the import writes, each with its stream: rows split by address
+    over ``streams`` connections (a repeated address always lands in the same stream, in file
+    order, so a later row still updates an earlier one), each stream's rows in chunks of
+    ``CHUNK_ROWS``, handed out as they fill."""
+    email_index = [index for index, target in columns if target == "email"][-1]  # the cell _cells keeps
+    buffers: list[list[tuple[int, list[str]]]] = [[] for _ in range(streams)]
+    for number, row in rows:
+        stream = 0
+        if streams > 1:
+            address = row[email_index].strip().lower() if email_index < len(row) else ""
+            stream = zlib.crc32(address.encode()) % streams
+        buffers[stream].append((number, row))
+        if len(buffers[stream]) >= CHUNK_ROWS:
+            yield stream, buffers[stream]
+            buffers[stream] = []
+    for stream, buffered in enumerate(buffers):
+        if buffered:
+            yield stream, buffered
 
 
 def _stream_worker(
@@ -784,41 +985,12 @@ def _import_chunk(
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit TO OFF")
         known = _known_leads([clean.email for _, _, clean in good])
-        new_rows: dict[str, csv_rows.CleanRow] = {}
-        changes: dict[int, csv_rows.CleanRow] = {}
-        rows_of_lead: dict[int, int] = {}
-        outcome_rows: list[tuple[int, list[str], csv_rows.CleanRow, int]] = []
-        for row_number, row, clean in good:
-            found = known.get(clean.email)
-            if found is not None:
-                lead_id, stage = found
-                if clean.outcome and clean.outcome != stage:
-                    outcome_rows.append((row_number, row, clean, lead_id))
-                    continue
-                change = changes.setdefault(lead_id, clean)
-                if change is not clean:  # the same lead again in this chunk: later cells win
-                    change.fields.update(clean.fields)
-                    change.attributes.update(clean.attributes)
-                rows_of_lead[lead_id] = rows_of_lead.get(lead_id, 0) + 1
-            elif clean.email in new_rows:
-                # The same e-mail again in this file: later cells fill in or replace earlier ones.
-                first = new_rows[clean.email]
-                first.fields.update(clean.fields)
-                first.attributes.update(clean.attributes)
-                # (its past events stay with it: every row's are logged below, under its own keys)
-                if clean.outcome:
-                    first.outcome, first.outcome_at, first.lost_reason = (
-                        clean.outcome,
-                        clean.outcome_at,
-                        clean.lost_reason,
-                    )
-                updated += 1
-            else:
-                new_rows[clean.email] = clean
-        new_ids = _create_leads(csv_import, list(new_rows.values()), ctx.now)
+        plan = _plan_chunk(good, known)
+        new_ids = _create_leads(csv_import, list(plan.new_rows.values()), ctx.now)
         created += len(new_ids)
-        changed = _update_leads(changes, ctx.now)
-        for row_number, row, clean, lead_id in outcome_rows:
+        updated += plan.repeats
+        changed = _update_leads(plan.changes, ctx.now)
+        for row_number, row, clean, lead_id in plan.outcome_rows:
             problem = _apply_outcome(csv_import, Lead.objects.get(pk=lead_id), clean, ctx.now)
             if problem:
                 rejects.append(
@@ -852,11 +1024,11 @@ def _import_chunk(
                             raw="",
                         )
                     )
-        for lead_id, count in rows_of_lead.items():
+        for lead_id, lines in plan.lines_of_lead.items():
             if lead_id in changed:
-                updated += count
+                updated += len(lines)
             else:
-                unchanged += count
+                unchanged += len(lines)
         ImportReject.objects.bulk_create(rejects)
         # Added to what is stored: chunks of other streams count at the same time.
         CsvImport.objects.filter(pk=csv_import.pk).update(
@@ -992,13 +1164,12 @@ def _apply(lead: Lead, clean: csv_rows.CleanRow, now: datetime.datetime) -> None
 
 
 def _apply_outcome(csv_import: CsvImport, lead: Lead, clean: csv_rows.CleanRow, now: datetime.datetime) -> str:
-    """An existing lead whose row carries an outcome: fields and move in one savepoint, or neither.
-    The move is dated by the row's outcome date, else now (the row's "created on" is a new
-    lead's, not this one's), and never before the lead's current stage began."""
-    moved_at = clean.outcome_at if clean.outcome_dated and clean.outcome_at is not None else now
-    if moved_at < lead.stage_entered_at:
-        since = timezone.localtime(lead.stage_entered_at).strftime("%Y-%m-%d %H:%M")
-        return f"outcome_at: is before the lead's current stage began ({since})"
+    """An existing lead whose row carries an outcome: fields and move in one savepoint, or neither
+    (dated as ``_outcome_too_early`` says)."""
+    problem = _outcome_too_early(clean, lead.stage_entered_at, now)
+    if problem:
+        return problem
+    moved_at = _moved_at(clean, now)
     try:
         with transaction.atomic():
             _apply(lead, clean, now)

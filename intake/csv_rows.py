@@ -357,7 +357,7 @@ MULTI_LINE_FIELDS = ("need",)
 
 
 def line_breaks(text: str) -> int:
-    return len(_LINE_BREAK.findall(text))
+    return len(_LINE_BREAK.findall(text)) if "\n" in text or "\r" in text else 0
 
 
 def cell_lines(row: list[str], first_line: int) -> dict[int, tuple[int, int]]:

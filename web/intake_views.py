@@ -397,10 +397,10 @@ def import_upload(request: HttpRequest) -> HttpResponse:
 
 def _sample_values(item: CsvImport, rows: int = 3) -> dict[str, list[str]]:
     samples: dict[str, list[str]] = {header: [] for header in item.headers}
-    for preview in csv_import.csv_import_preview(csv_import=item, limit=rows):
+    for cells in csv_import.csv_import_sample_rows(csv_import=item, limit=rows):
         for index, header in enumerate(item.headers):
-            if index < len(preview.cells) and preview.cells[index].strip():
-                text = preview.cells[index].strip()
+            if index < len(cells) and cells[index].strip():
+                text = cells[index].strip()
                 samples[header].append(text if len(text) <= 60 else text[:59] + "…")
     return samples
 
@@ -463,7 +463,8 @@ def import_preview(request: HttpRequest, import_id: int) -> HttpResponse:
     labels = dict(csv_import.import_targets(item.created_by))  # its mapping was checked against them
     columns = [(i, h, labels.get(item.mapping.get(h, ""), "")) for i, h in enumerate(item.headers)]
     mapped = [(i, h, label) for i, h, label in columns if item.mapping.get(h)]
-    rows = csv_import.csv_import_preview(csv_import=item, limit=15)
+    forecast = csv_import.csv_import_forecast(csv_import=item, limit=15)
+    rows = forecast.rows
     context = {
         "item": item,
         "mapped": mapped,
@@ -482,7 +483,7 @@ def import_preview(request: HttpRequest, import_id: int) -> HttpResponse:
             for r in rows
         ],
         "all_skipped": bool(rows) and all(r.action == "reject" for r in rows),
-        "totals": csv_import.csv_import_totals(csv_import=item),
+        "totals": forecast.totals,
         "errors": errors,
     }
     return render(request, "intake/import_preview.html", context, status=400 if errors else 200)

@@ -760,3 +760,46 @@ def test_the_preview_says_a_known_leads_created_on_date_is_not_imported():
 
     assert rows[0].notes == {1: "not imported: the lead exists already"} and not rows[0].dates
     assert rows[1].notes == {} and rows[1].dates
+
+
+def test_the_forecast_of_every_row_is_what_the_import_then_does_chunk_after_chunk(monkeypatch):
+    """Repeated addresses in one chunk and across chunks, outcomes refused and past events
+    logged once: the preview's rows and totals say what the import then counts and refuses."""
+    monkeypatch.setattr(csv_import, "CHUNK_ROWS", 3)
+    LeadFactory(email="k1@example.com", last_name="Stone")
+    LeadFactory(email="won@example.com", stage="won")
+    LeadFactory(
+        email="mql@example.com", stage="mql", stage_entered_at=datetime.datetime(2026, 3, 1, tzinfo=datetime.UTC)
+    )
+    text = (
+        "email,last_name,status,close date,webinar_attended\n"
+        "k1@example.com,Smith,,,\n"  # 2: chunk 1
+        "n@example.com,Nu,,,\n"
+        "bad,,,,\n"
+        "n@example.com,Nu,,,\n"  # 5: chunk 2, the lead line 3 created
+        "k1@example.com,Stone,,,\n"  # 6: back to what it held before line 2
+        "won@example.com,,lost,,\n"  # 7: a customer cannot be lost
+        "mql@example.com,,won,2026-02-01,\n"  # 8: chunk 3, before her stage began
+        "k1@example.com,Stone,,,2025-01-20\n"  # 9: a new past event
+        "k1@example.com,Stone,,,2025-01-20\n"  # 10: the same again, in the same chunk
+        "mql@example.com,,won,,\n"  # 11: chunk 4
+        "n@example.com,Nu,,,2025-01-20\n"  # 12
+        "k1@example.com,,,,\n"  # 13: nothing to change
+        "n@example.com,Nu,,,2025-01-20\n"  # 14: chunk 5, that event logged already
+    )
+    item = _upload(marketer(), text)
+
+    preview = csv_import.csv_import_preview(csv_import=item, limit=20)
+    totals = csv_import.csv_import_totals(csv_import=item)
+    done = _run(item)
+
+    assert [(row.row_number, row.action) for row in preview] == [
+        (2, "update"), (3, "create"), (4, "reject"), (5, "same"), (6, "update"), (7, "reject"), (8, "reject"),
+        (9, "update"), (10, "update"), (11, "update"), (12, "update"), (13, "same"), (14, "same"),
+    ]  # fmt: skip
+    assert (totals.create, totals.update, totals.same, totals.skip) == (1, 6, 3, 3)
+    assert (done.created_count, done.updated_count, done.unchanged_count, done.rejected_count) == (1, 6, 3, 3)
+    assert sorted(ImportReject.objects.values_list("row_number", "reason")) == sorted(
+        (row.row_number, row.reason) for row in preview if row.action == "reject"
+    )
+    assert Lead.objects.get(email="k1@example.com").last_name == "Stone"

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from intake.models import CsvImport
 from leads.models import Lead
-from tests.factories import manager, marketer, rep
+from tests.factories import LeadFactory, manager, marketer, rep
 
 pytestmark = pytest.mark.django_db
 
@@ -383,3 +383,22 @@ def test_the_rejects_of_a_semicolon_file_come_back_with_semicolons_and_import_ag
     result = _start(client, again, django_capture_on_commit_callbacks)
     assert "1</div>lead created" in result and "0</div>rows not imported" in result
     assert Lead.objects.get(email="bo@example.com").company_size == 40
+
+
+def test_a_repeated_address_is_previewed_as_the_import_treats_it(client, django_capture_on_commit_callbacks):
+    client.force_login(marketer())
+    LeadFactory(email="sam@example.com", first_name="Sam", last_name="Stone")
+    _upload(client, b"Email,Last Name\nsam@example.com,Smith\nsam@example.com,Stone\n")
+    item = CsvImport.objects.get()
+
+    preview = client.get(reverse("import_preview", args=[item.pk])).content.decode()
+    result = _start(client, item, django_capture_on_commit_callbacks)
+
+    totals = " ".join(preview.split('id="import-totals">', 1)[1].split("</p>", 1)[0].split())
+    assert '<span class="badge text-bg-info">0</span> will update a known lead' in totals
+    assert '<span class="badge text-bg-secondary">2</span> are already up to date' in totals
+    assert preview.count('<span class="badge text-bg-secondary">up to date</span>') == 2  # line 2 and line 3
+    assert "not kept: line 3 gives this lead a later value" in preview  # line 2's Smith
+    assert "0</div>leads updated" in result
+    assert '<div class="fs-3 fw-semibold">2</div>rows already up to date' in result
+    assert Lead.objects.get().last_name == "Stone"
