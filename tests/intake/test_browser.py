@@ -4,7 +4,9 @@ import re
 import threading
 
 import pytest
+from django.urls import reverse
 
+from intake import csv_import
 from intake.models import CaptureForm, FormSubmission
 from intake.services import capture_form_ensure_demo
 from leads.models import Lead
@@ -199,6 +201,46 @@ def _embedded_form(slug: str, **fields) -> CaptureForm:
         min_fill_seconds=0,
         **fields,
     )
+
+
+WIDE_CSV = (
+    "Email,First Name,Last Name,Company,Job Title,Phone,Website,Industry,Country,City,Employees,Revenue\n"
+    "ok@example.com,Olga,Okafor,Okay Ltd,Buyer,+44 20 7946 0000,okay.example,Retail,UK,London,40,1200000\n"
+    "wrong,Walt,Wong,Wrong & Co,Head of Procurement and Vendor Relations,+1 303 555 0100,wrong.example,Logistics,"
+    "US,Denver,lots,a few\n"
+)
+
+
+def test_a_skipped_rows_reason_reads_on_a_line_of_its_own_however_many_columns(live_server, client, artifacts_dir):
+    user = marketer()
+    item = csv_import.csv_import_create(user=user, filename="wide.csv", raw=WIDE_CSV.encode())
+    assert all(item.mapping.values())  # every column mapped: a wide preview
+    cookies = _session_cookie(client, live_server, user)
+
+    def look(page) -> dict:
+        page.goto(f"{live_server.url}{reverse('import_preview', args=[item.pk])}")
+        rows = page.locator("#import-preview tbody tr")
+        reason = page.locator("#import-preview tr.import-reason div")
+        seen = {
+            "intro": page.locator("h1 + p").inner_text(),
+            "rows": rows.count(),
+            "skipped_row_height": rows.nth(1).bounding_box()["height"],
+            "reason": reason.inner_text(),
+            "reason_right": reason.bounding_box()["x"] + reason.bounding_box()["width"],
+        }
+        page.screenshot(path=str(artifacts_dir / "intake-import-preview-wide.png"), full_page=True)
+        return seen
+
+    seen = _in_browser(look, cookies)
+
+    assert "a row with a problem is skipped, and why is written under it" in seen["intro"]
+    assert seen["rows"] == 3  # line 2, line 3, and line 3's reason
+    assert seen["reason"] == (
+        "Why line 3 is skipped: Email: 'wrong' is not a valid e-mail address; "
+        "Employees: 'lots' is not a whole number; Revenue: 'a few' is not an amount"
+    )
+    assert seen["skipped_row_height"] < 60  # its cells on a line or two, not a column of words
+    assert seen["reason_right"] <= 1280  # read without scrolling sideways
 
 
 def test_a_form_embedded_on_another_site_fits_its_frame_and_keeps_the_visit_s_attribution(live_server, artifacts_dir):
