@@ -921,12 +921,13 @@ def _stream_chunks(
     over ``streams`` connections (a repeated address always lands in the same stream, in file
     order, so a later row still updates an earlier one), each stream's rows in chunks of
     ``CHUNK_ROWS``, handed out as they fill."""
-    email_index = [index for index, target in columns if target == "email"][-1]  # the cell _cells keeps
+    # The cell _cells keeps (none before a mapping names the e-mail column: a preview then refuses every row).
+    email_index = max((index for index, target in columns if target == "email"), default=-1)
     buffers: list[list[tuple[int, list[str]]]] = [[] for _ in range(streams)]
     for number, row in rows:
         stream = 0
         if streams > 1:
-            address = row[email_index].strip().lower() if email_index < len(row) else ""
+            address = row[email_index].strip().lower() if 0 <= email_index < len(row) else ""
             stream = zlib.crc32(address.encode()) % streams
         buffers[stream].append((number, row))
         if len(buffers[stream]) >= CHUNK_ROWS:

@@ -402,3 +402,15 @@ def test_a_repeated_address_is_previewed_as_the_import_treats_it(client, django_
     assert "0</div>leads updated" in result
     assert '<div class="fs-3 fw-semibold">2</div>rows already up to date' in result
     assert Lead.objects.get().last_name == "Stone"
+
+
+def test_the_preview_of_a_file_without_a_mapped_e_mail_column_says_why_each_row_is_skipped(client):
+    client.force_login(marketer())
+    _upload(client, b"Name,Company\nAda,Engines\n")
+    item = CsvImport.objects.get()
+    assert "email" not in item.mapping.values()
+
+    preview = client.get(reverse("import_preview", args=[item.pk]))
+
+    assert preview.status_code == 200
+    assert "Why line 2 is skipped:</span> email: missing" in preview.content.decode()
