@@ -18,6 +18,7 @@ from django.utils import timezone
 from core.pagination import KeysetPage, keyset_page
 from core.text import is_whole_number
 from leads.models import (
+    ERASED_EMAIL_DOMAIN,
     Activity,
     CustomFieldDefinition,
     Lead,
@@ -192,3 +193,8 @@ def stage_counts(*, user: User) -> dict[str, int]:
 def custom_field_labels() -> dict[str, str]:
     """Each custom field's key and the label people know it by."""
     return dict(CustomFieldDefinition.objects.values_list("key", "label"))
+
+
+def lead_is_erased(*, lead_id: int) -> bool:
+    """Whether the lead's personal data was erased (see ``Lead.is_erased``)."""
+    return Lead.objects.filter(pk=lead_id, email=f"erased-{lead_id}@{ERASED_EMAIL_DOMAIN}").exists()

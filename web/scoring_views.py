@@ -17,6 +17,7 @@ from leads.models import Lead
 from scoring import selectors as scoring_selectors
 from scoring import services as scoring_services
 from scoring.models import ScoreChange
+from web.actions import lead_action
 
 CHART_WIDTH, CHART_HEIGHT, CHART_POINTS = 280, 64, 30
 
@@ -68,6 +69,7 @@ def score_panel_context(request: HttpRequest, lead: Lead, *, event_form: EventLo
 @login_required
 @permission_required("scoring.add_engagementevent", raise_exception=True)
 @require_POST
+@lead_action
 def lead_event_create(request: HttpRequest, lead_id: int) -> HttpResponse:
     lead = lead_selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
     form = EventLogForm(request.POST)

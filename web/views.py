@@ -1,6 +1,5 @@
 """The HTML pages: thin views over the leads selectors (reads, visibility) and services (writes)."""
 
-import functools
 from typing import Any, cast
 
 from django.contrib import messages
@@ -15,7 +14,6 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.middleware import HtmxDetails
 
 from core.errors import DuplicateLeadError
 from core.text import is_whole_number
@@ -23,6 +21,7 @@ from intake import selectors as intake_selectors
 from leads import lifecycle, selectors, services
 from leads.models import Activity, CustomFieldDefinition, Lead, Stage
 from scoring import services as scoring_services
+from web.actions import HtmxHttpRequest, erased_redirect, is_partial, lead_action
 from web.forms import (
     ActivityForm,
     LeadFilterForm,
@@ -36,40 +35,6 @@ from web.timeline import lead_timeline
 
 LIST_PAGE_SIZE = 50
 HOME_LIST_SIZE = 8
-
-
-class HtmxHttpRequest(HttpRequest):
-    htmx: HtmxDetails  # set by django_htmx's middleware
-
-
-def _is_partial(request: HttpRequest) -> bool:
-    htmx = cast(HtmxHttpRequest, request).htmx
-    return bool(htmx) and not htmx.boosted
-
-
-def lead_action(view: Any) -> Any:
-    """A POST on a lead outside the user's reach still answers 404 (whether it exists is not
-    told), but it says why that may be and keeps what the person wrote: the lead may have gone
-    to another rep, or been claimed from the pool by one, while the page was open. From the
-    page's htmx forms the browser is sent to the lead list, which shows the same message."""
-
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, lead_id: int, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            return cast(HttpResponse, view(request, lead_id, *args, **kwargs))
-        except Http404:
-            pass
-        message = (
-            "That lead is not one you can work on: it may have gone to another rep while the page was "
-            "open. Nothing was saved."
-        )
-        written = " ".join(request.POST.get(name, "").strip() for name in ("subject", "body", "reason")).strip()
-        if _is_partial(request):
-            messages.error(request, f"{message} What you wrote: “{written[:500]}”" if written else message)
-            return HttpResponse(status=404, headers={"HX-Redirect": reverse("lead_list")})
-        return render(request, "leads/out_of_reach.html", {"message": message, "written": written}, status=404)
-
-    return wrapped
 
 
 # --- home ------------------------------------------------------------------------------------
@@ -123,7 +88,7 @@ def lead_list(request: HttpRequest) -> HttpResponse:
         "is_continuation": bool(cursor),
         "has_filters": form.active_filter_count > 0,
     }
-    if _is_partial(request):
+    if is_partial(request):
         template = "leads/_list_rows.html"
         if cast(HtmxHttpRequest, request).htmx.target != "lead-load-more":
             template = "leads/_list_results.html"
@@ -205,7 +170,7 @@ def lead_activity_create(request: HttpRequest, lead_id: int) -> HttpResponse:
             saved = services.activity_log(lead=lead, actor=request.user, **form.service_fields())
         except ValidationError as error:
             apply_service_errors(form, error)
-    if _is_partial(request):
+    if is_partial(request):
         context = {"lead": lead, "activity_form": form if saved is None else ActivityForm(), "saved": saved}
         if saved is not None:
             context.update(
@@ -288,7 +253,7 @@ def task_complete(request: HttpRequest, lead_id: int, activity_id: int) -> HttpR
     lead = selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
     task = get_object_or_404(lead.activities, pk=activity_id, kind=Activity.Kind.TASK)
     services.activity_complete(activity=task, actor=request.user)
-    if _is_partial(request):
+    if is_partial(request):
         return render(
             request,
             "leads/timeline/activity.html",
@@ -359,6 +324,8 @@ def lead_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def lead_edit(request: HttpRequest, lead_id: int) -> HttpResponse:
     lead = selectors.lead_get_for_user(user=request.user, lead_id=lead_id)
+    if lead.is_erased:
+        return erased_redirect(request, lead.pk)
     form = LeadForm(request.POST or None, user=request.user, lead=lead)
     context: dict[str, Any] = {"form": form, "lead": lead}
     if request.method == "POST" and form.is_valid():

@@ -236,8 +236,38 @@ def test_nothing_writes_to_an_erased_lead_again(client):
     page = client.get(f"/leads/{lead.pk}/").content.decode()
     assert "Log an event" not in page
     posted = client.post(reverse("lead_event_create", args=[lead.pk]), {"event_type": "demo_request"}, follow=True)
-    assert refused[0] in [str(message) for message in posted.context["messages"]]
+    assert f"{refused[0]} Nothing was saved." in [str(message) for message in posted.context["messages"]]
 
     lead.refresh_from_db()
     assert (lead.score, lead.temperature, lead.stage, lead.first_name) == before
     assert not EngagementEvent.objects.filter(lead=lead).exclude(event_type__key="form_submission").exists()
+
+
+def test_forms_of_a_page_opened_before_the_erasure_say_so_and_erasing_again_works(client):
+    seller = rep()
+    lead = LeadFactory(email=EMAIL, first_name="Jane", owner=seller)
+    client.force_login(seller)
+    assert client.get(f"/leads/{lead.pk}/").status_code == 200  # the page is open in a tab...
+    lead_erase(lead=lead, actor=manager())  # ...when a manager erases the lead
+    said = "This lead&#x27;s personal data was erased: it can no longer be changed or worked. Nothing was saved."
+
+    posts = [
+        (reverse("lead_transition", args=[lead.pk]), {"to_stage": "mql"}),
+        (reverse("lead_activity_create", args=[lead.pk]), {"kind": "note", "body": "Called"}),
+        (reverse("lead_assign", args=[lead.pk]), {"owner": ""}),
+        (reverse("lead_event_create", args=[lead.pk]), {"event_type": "demo_request"}),
+        (reverse("lead_edit", args=[lead.pk]), {"first_name": "Back", "email": "back@example.com"}),
+    ]
+    for url, data in posts:
+        response = client.post(url, data, follow=True)
+        assert response.redirect_chain == [(f"/leads/{lead.pk}/", 302)], url
+        assert said in response.content.decode(), url
+    assert client.get(reverse("lead_edit", args=[lead.pk])).status_code == 302
+
+    lead.refresh_from_db()
+    assert (lead.first_name, lead.stage) == ("", "raw")
+    # Erasing once more (to be sure) works and is noted.
+    client.force_login(manager(username="dpo"))
+    again = client.post(reverse("lead_erase", args=[lead.pk]), {"confirm": "ERASE"})
+    assert again.status_code == 302
+    assert Activity.objects.filter(lead=lead, subject="Personal data erased on request (again)").exists()
