@@ -20,6 +20,7 @@ from django.core.validators import EmailValidator
 from core.text import is_whole_number
 from intake.export import unquoted_cell
 from leads.attributes import AttributeSpec, clean_attributes
+from leads.models import RESERVED_EMAIL_MESSAGE, is_reserved_email
 from leads.timezones import time_zone_names
 
 IGNORE = ""
@@ -414,6 +415,8 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
             _email_validator(email)
         except ValidationError:
             errors.append(f"email: '{email[:80]}' is not a valid e-mail address")
+    if email and is_reserved_email(email):
+        errors.append(f"email: '{email[:80]}': {RESERVED_EMAIL_MESSAGE[0].lower()}{RESERVED_EMAIL_MESSAGE[1:]}")
     row = CleanRow(email=email)
     raw_attributes: dict[str, str] = {}
     for target, raw in cells.items():

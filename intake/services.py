@@ -38,6 +38,7 @@ from leads.models import (
     OwnerChange,
     Stage,
     StageChange,
+    is_reserved_email,
 )
 from leads.services import activity_log
 
@@ -140,6 +141,8 @@ def _clean_submission(specs: list[capture.FieldSpec], values: dict[str, Any]) ->
         if spec.key == "email":
             try:
                 _email_validator(text)
+                if is_reserved_email(text):  # a made-up address of an erased lead: not a visitor's
+                    raise ValidationError("reserved")
             except ValidationError:
                 errors[spec.key] = "Enter a valid e-mail address."
                 continue

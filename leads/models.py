@@ -109,6 +109,14 @@ def validate_website(value: str) -> None:
 # Erasure on request (intake.services.lead_erase) gives a lead the address erased-<id>@ this
 # domain: the lead stays, anonymous, for reports, and leaves the working lists.
 ERASED_EMAIL_DOMAIN = "erased.invalid"
+# What a person, a form, an import or an integration hears when it gives such an address.
+RESERVED_EMAIL_MESSAGE = f"Addresses at {ERASED_EMAIL_DOMAIN} stand for erased leads and cannot be used."
+
+
+def is_reserved_email(email: str) -> bool:
+    """An address of the kind erasure and merges give leads (``erased-<id>@erased.invalid``):
+    nobody else may use one (``.invalid`` is never a real domain)."""
+    return email.strip().lower().endswith(f"@{ERASED_EMAIL_DOMAIN}")
 
 
 class LeadQuerySet(models.QuerySet["Lead"]):

@@ -17,6 +17,7 @@ from core.errors import DuplicateLeadError, LeadErased, TransitionNotAllowed
 from leads import lifecycle
 from leads.attributes import AttributeSpec, clean_attributes
 from leads.models import (
+    RESERVED_EMAIL_MESSAGE,
     Activity,
     Campaign,
     CustomFieldDefinition,
@@ -26,6 +27,7 @@ from leads.models import (
     OwnerChange,
     Stage,
     StageChange,
+    is_reserved_email,
 )
 from leads.selectors import sees_all_leads
 
@@ -191,6 +193,8 @@ def lead_create(
         owner = actor
     # Every problem is reported at once: the owner, the attributes, the UTM and the fields.
     errors: dict[str, list[str]] = {}
+    if is_reserved_email(email):
+        errors["email"] = [RESERVED_EMAIL_MESSAGE]
     if owner is not None and actor is not None and not can_assign_any(actor) and owner != actor:
         errors["owner"] = ["You can only assign leads to yourself."]
     cleaned_attributes, attribute_errors = _clean_lead_attributes(attributes or {})
@@ -257,6 +261,8 @@ def lead_update(
         fields["email"] = normalize_email(fields["email"])
     # Every problem is reported at once: the attributes and the fields.
     errors: dict[str, list[str]] = {}
+    if "email" in fields and is_reserved_email(fields["email"]):
+        errors["email"] = [RESERVED_EMAIL_MESSAGE]
     original = {key: getattr(lead, key) for key in (*fields, "attributes", "consent_at")}
     if "email_opt_in" in fields and fields["email_opt_in"] and not lead.email_opt_in:
         lead.consent_at = timezone.now()

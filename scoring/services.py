@@ -47,7 +47,7 @@ from core.db import (
 )
 from core.errors import IdempotencyKeyConflict, LeadErased
 from leads import lifecycle
-from leads.models import CustomFieldDefinition, Lead, StageChange
+from leads.models import RESERVED_EMAIL_MESSAGE, CustomFieldDefinition, Lead, StageChange, is_reserved_email
 from leads.services import lead_create, lead_update, normalize_email
 from scoring import engine, rules
 from scoring.models import (
@@ -257,6 +257,9 @@ def _clean_event(
                 validate_email(normalize_email(email))
             except ValidationError:
                 errors["email"] = "Enter a valid e-mail address."
+            else:
+                if is_reserved_email(email):
+                    errors["email"] = RESERVED_EMAIL_MESSAGE
     if occurred_at is not None:
         if not isinstance(occurred_at, datetime.datetime) or timezone.is_naive(occurred_at):
             errors["occurred_at"] = "Give a date and time with a time zone."

@@ -229,7 +229,8 @@ def test_nothing_writes_to_an_erased_lead_again(client):
         format="json",
     )
     assert listed.status_code == 207
-    assert listed.json() == [{"errors": {"lead_id": refused}}, {"errors": {"email": refused}}]
+    reserved = ["Addresses at erased.invalid stand for erased leads and cannot be used."]
+    assert listed.json() == [{"errors": {"lead_id": refused}}, {"errors": {"email": reserved}}]
 
     # The page offers no event to log, and a posted one is refused.
     client.force_login(seller)
@@ -271,3 +272,53 @@ def test_forms_of_a_page_opened_before_the_erasure_say_so_and_erasing_again_work
     again = client.post(reverse("lead_erase", args=[lead.pk]), {"confirm": "ERASE"})
     assert again.status_code == 302
     assert Activity.objects.filter(lead=lead, subject="Personal data erased on request (again)").exists()
+
+
+def test_nobody_uses_an_address_of_the_kind_erased_leads_have():
+    from tests.api.clients import token_client
+
+    lead = LeadFactory(email=EMAIL)
+    lead_erase(lead=lead, actor=manager())
+    lead.refresh_from_db()
+    erased = lead.email
+    reserved = "Addresses at erased.invalid stand for erased leads and cannot be used."
+    api = token_client(manager(username="boss"))
+
+    created = api.post("/api/v1/leads/", {"email": "erased-999@erased.invalid"}, format="json")
+    assert (created.status_code, created.json()) == (400, {"email": [reserved]})
+    other = LeadFactory(email="someone@example.com")
+    changed = api.patch(f"/api/v1/leads/{other.pk}/", {"email": "ERASED-998@erased.invalid"}, format="json")
+    assert (changed.status_code, changed.json()) == (400, {"email": [reserved]})
+    event = api.post("/api/v1/events/", {"email": "erased-997@erased.invalid", "type": "email_open"}, format="json")
+    assert (event.status_code, event.json()) == (400, {"email": [reserved]})
+
+    # A CSV import refuses the rows, and the erased lead stays as it was.
+    raw = f"email,first_name,company\n{erased},Tina,Back Again Inc\nnew@example.com,Nia,New Co\n".encode()
+    job = csv_import.csv_import_create(user=marketer(), filename="back.csv", raw=raw)
+    mapping = {"email": "email", "first_name": "first_name", "company": "company"}
+    csv_import.csv_import_set_mapping(csv_import=job, mapping=mapping)
+    csv_import.csv_import_start(csv_import=job)
+    job = csv_import.csv_import_run(import_id=job.pk)
+    assert (job.created_count, job.updated_count, job.rejected_count) == (1, 0, 1)
+    assert "stand for erased leads and cannot be used" in job.rejects.get().reason
+    lead.refresh_from_db()
+    assert (lead.first_name, lead.company) == ("", "")
+    assert not Lead.objects.filter(email__in=["erased-999@erased.invalid", "erased-997@erased.invalid"]).exists()
+
+
+def test_a_visitor_cannot_send_a_form_with_an_erased_leads_address():
+    from django.core.exceptions import ValidationError
+
+    from intake.services import capture_form_ensure_demo, capture_form_submit
+
+    lead = LeadFactory(email=EMAIL)
+    lead_erase(lead=lead, actor=manager())
+    lead.refresh_from_db()
+
+    with pytest.raises(ValidationError) as refused:
+        capture_form_submit(form=capture_form_ensure_demo(), values={"email": lead.email, "first_name": "Tina"})
+
+    # Told plainly, not in staff words.
+    assert refused.value.message_dict == {"email": ["Enter a valid e-mail address."]}
+    lead.refresh_from_db()
+    assert lead.first_name == ""
