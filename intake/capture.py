@@ -79,6 +79,9 @@ def parse_field_specs(
         key = item["key"].strip()
         label = str(item.get("label") or key.replace("attributes.", "").replace("_", " ").capitalize())
         named = f"field {number} ({label})"
+        if not key:
+            problems.append(f"{named}: choose what it asks for")
+            continue
         required = bool(item.get("required", False))
         if key in seen:
             problems.append(f"{named}: '{key}' is asked for twice")

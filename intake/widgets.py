@@ -38,7 +38,7 @@ class FormFieldsEditor(forms.Widget):
         known = {key for _, options in self.field_choices for key, _ in options}
         groups = list(self.field_choices)
         unknown = [(row["key"], f"{row['key']} (not a field a form can set)") for row in rows]
-        unknown = [(key, label) for key, label in unknown if key not in known]
+        unknown = [(key, label) for key, label in unknown if key and key not in known]
         if unknown:  # kept visible, so that the error about it makes sense and nothing is lost silently
             groups.append(("Not known", unknown))
         blank = {"key": "", "label": "", "required": False}
@@ -64,10 +64,11 @@ class FormFieldsEditor(forms.Widget):
         for index in range(count):
             prefix = f"{name}-{index}-"
             key = (data.get(f"{prefix}key") or "").strip()
-            if not key:
-                continue
-            row: dict[str, Any] = {"key": key}
             label = (data.get(f"{prefix}label") or "").strip()
+            if not key and not label:
+                continue  # a blank row
+            # A row with a label but nothing chosen to ask for stays, to be refused with the reason.
+            row: dict[str, Any] = {"key": key}
             if label:
                 row["label"] = label
             row["required"] = bool(data.get(f"{prefix}required"))

@@ -209,3 +209,18 @@ def test_a_live_form_keeps_working_when_a_custom_field_it_asks_for_is_deleted(cl
     client.force_login(marketer())
     admin_page = client.get(f"/admin/intake/captureform/{form.pk}/change/").text
     assert "The form leaves out what no custom field holds any more: attributes.go_live." in admin_page
+
+
+def test_a_question_with_a_label_but_nothing_chosen_to_ask_for_is_refused_not_dropped(client):
+    client.force_login(marketer())
+    form = capture_form_ensure_demo()
+    before = form.fields
+
+    data = _rows(("email", "Work e-mail", True), ("", "How did you hear about us?", True))
+    page = _post(client, form, **data).content.decode()
+
+    assert "field 2 (How did you hear about us?): choose what it asks for" in page
+    assert 'value="How did you hear about us?"' in page
+    assert "Not known" not in page
+    form.refresh_from_db()
+    assert form.fields == before
