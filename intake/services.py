@@ -470,7 +470,8 @@ def lead_merge(
 
     ``choices`` maps a field of ``MERGE_FIELDS`` to ``"other"`` to take the other lead's value
     (the survivor's is kept otherwise). Attributes are combined (chosen side wins). The older
-    first touch and the newer last touch are kept; an opt-out on either side (unsubscribed,
+    first touch and the newer last touch are kept; marketing consent goes with the e-mail
+    address kept; an opt-out on either side (unsubscribed,
     do-not-call, bounced) is kept. Activities, stage history, events, score history, nurture
     enrolments, form submissions and every other row pointing at ``other`` move to the
     survivor (a row that cannot move because the survivor already has its twin, such as the
@@ -515,6 +516,9 @@ def lead_merge(
             Lead.objects.filter(pk=gone.pk).update(email=f"merged-{gone.pk}@{ERASED_EMAIL_DOMAIN}")
         for field in taken:
             setattr(keep, field, getattr(gone, field))
+        if "email" in taken:
+            # Consent to marketing e-mail was given for an address: it goes with the address.
+            keep.email_opt_in, keep.consent_at = gone.email_opt_in, gone.consent_at
         keep.attributes = (
             {**keep.attributes, **gone.attributes} if "attributes" in taken else {**gone.attributes, **keep.attributes}
         )

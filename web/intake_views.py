@@ -666,10 +666,11 @@ def _kept_without_asking(survivor: Lead, other: Lead) -> list[str]:
     if survivor.unsubscribed or other.unsubscribed:
         if survivor.email_opt_in or other.email_opt_in:
             kept.append("Marketing e-mail consent: withdrawn, as the merged lead is unsubscribed.")
-    elif other.email_opt_in and not survivor.email_opt_in:
+    elif other.email_opt_in != survivor.email_opt_in:
+        answers = {lead.pk: "given" if lead.email_opt_in else "not given" for lead in (survivor, other)}
         kept.append(
-            f"Marketing e-mail consent: #{other.pk} gave it for its own address; "
-            f"#{survivor.pk} keeps its own answer (no)."
+            "Marketing e-mail consent goes with the e-mail address kept: "
+            f"{answers[survivor.pk]} with #{survivor.pk}'s, {answers[other.pk]} with #{other.pk}'s."
         )
     labels = custom_field_labels()
     for key in sorted(set(survivor.attributes) | set(other.attributes)):

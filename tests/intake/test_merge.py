@@ -330,3 +330,22 @@ def test_the_merge_page_says_what_it_decides_without_asking(client):
     keep.refresh_from_db()
     assert (keep.unsubscribed, keep.do_not_call, keep.email_opt_in) == (True, True, False)
     assert keep.attributes == {"plan": "Starter", "seats": 12}
+
+
+def test_marketing_consent_goes_with_the_address_the_merge_keeps(client):
+    consented = timezone.now() - datetime.timedelta(days=30)
+    keep = LeadFactory(email="lena.park@gmail.com", email_opt_in=True, consent_at=consented)
+    other = LeadFactory(email="lenapark@gmail.com", email_opt_in=False)
+    client.force_login(manager())
+
+    page = client.get(reverse("lead_merge") + f"?survivor={keep.pk}&other={other.pk}").content.decode()
+    assert (
+        "Marketing e-mail consent goes with the e-mail address kept: "
+        f"given with #{keep.pk}&#x27;s, not given with #{other.pk}&#x27;s."
+    ) in page
+
+    form = _merge_form(page) | {"choose_email": "other"}
+    client.post(reverse("lead_merge"), form)
+
+    keep.refresh_from_db()
+    assert (keep.email, keep.email_opt_in, keep.consent_at) == ("lenapark@gmail.com", False, None)
