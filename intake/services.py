@@ -469,7 +469,8 @@ def lead_merge(
     count. An erased lead is never merged.
 
     ``choices`` maps a field of ``MERGE_FIELDS`` to ``"other"`` to take the other lead's value
-    (the survivor's is kept otherwise). Attributes are combined (chosen side wins). The older
+    (the survivor's is kept otherwise). Attributes are combined (the survivor's value wins where
+    both have one). The older
     first touch and the newer last touch are kept; marketing consent goes with the e-mail
     address kept; an opt-out on either side (unsubscribed,
     do-not-call, bounced) is kept. Activities, stage history, events, score history, nurture
@@ -519,9 +520,7 @@ def lead_merge(
         if "email" in taken:
             # Consent to marketing e-mail was given for an address: it goes with the address.
             keep.email_opt_in, keep.consent_at = gone.email_opt_in, gone.consent_at
-        keep.attributes = (
-            {**keep.attributes, **gone.attributes} if "attributes" in taken else {**gone.attributes, **keep.attributes}
-        )
+        keep.attributes = {**gone.attributes, **keep.attributes}
         older, newer = sorted([keep, gone], key=lambda lead: lead.created_at)
         keep.first_touch_utm = older.first_touch_utm or newer.first_touch_utm
         keep.last_touch_utm = newer.last_touch_utm or older.last_touch_utm
