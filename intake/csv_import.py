@@ -312,6 +312,8 @@ def _context(now: datetime.datetime, csv_import: CsvImport, *, create: bool = Fa
         now=now,
         tz=timezone.get_current_timezone(),
         date_order=csv_import.date_order,
+        delimiter=csv_import.delimiter or ",",
+        width=len(csv_import.headers or []),
     )
 
 

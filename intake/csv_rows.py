@@ -248,6 +248,10 @@ class RowContext:
     owners: dict[str, int] = field(default_factory=dict)  # lower-case username or e-mail -> id (active users)
     tz: datetime.tzinfo = datetime.UTC
     date_order: str = YEAR_FIRST
+    # The file's delimiter and its number of columns: a cell over lines whose later lines look
+    # like whole rows of the file took those rows in (see ``unclosed_quotes``).
+    delimiter: str = ","
+    width: int = 0
 
 
 @dataclass
@@ -390,15 +394,29 @@ def unclosed_quotes(row: list[str], first_line: int, columns: list[tuple[int, st
     lines after it (other rows, often) were read into the cell."""
     spans = cell_lines(row, first_line)
     reasons: dict[str, str] = {}
-    for index, target in columns:
-        if index in spans and not takes_line_breaks(target, ctx):
-            first, last = spans[index]
+    mapped = dict(columns)
+    for index, (first, last) in spans.items():
+        target = mapped.get(index)
+        if target is not None and not takes_line_breaks(target, ctx):
             name = target.removeprefix(ATTRIBUTE_PREFIX).removeprefix(EVENT_PREFIX)
-            reasons[name] = (
-                f'{name}: a quote (") opened on line {first} is not closed on that line; '
-                f"lines {first}-{last} were read as one cell"
-            )
+        elif _holds_rows(row[index], ctx):
+            # Free text, or a column the import leaves out: still refused when what it took in
+            # reads as rows of the file, which would otherwise be lost without a word.
+            name = target.removeprefix(ATTRIBUTE_PREFIX).removeprefix(EVENT_PREFIX) if target else f"column {index + 1}"
+        else:
+            continue
+        reasons[name] = (
+            f'{name}: a quote (") opened on line {first} is not closed on that line; '
+            f"lines {first}-{last} were read as one cell"
+        )
     return reasons
+
+
+def _holds_rows(cell: str, ctx: RowContext) -> bool:
+    """Whether a line after the first of a cell has as many delimiters as a row of the file."""
+    if ctx.width < 2:
+        return False
+    return any(line.count(ctx.delimiter) >= ctx.width - 1 for line in _LINE_BREAK.split(cell)[1:])
 
 
 def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:

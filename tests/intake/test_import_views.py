@@ -355,6 +355,30 @@ def test_quoted_notes_over_several_lines_are_imported_and_later_rows_keep_their_
     assert Lead.objects.get(email="a@example.com").need == "Call in May.\r\nAsk for Bo."
 
 
+def test_a_quote_left_open_in_a_column_left_out_does_not_swallow_rows_unsaid(
+    client, django_capture_on_commit_callbacks
+):
+    client.force_login(marketer())
+    content = (
+        b"Email,First Name,Comment,Company\n"
+        b'q1@example.com,Quinn,"likes tea,Q1 Corp\n'
+        b"q2@example.com,Quinn2,fine,Q2 Corp\n"
+        b'q3@example.com,Quinn3,closes" here,Q3 Corp\n'
+        b'q4@example.com,Quinn4,"two lines,\nno more",Q4 Corp\n'
+    )
+
+    _upload(client, content)
+    item = CsvImport.objects.get()
+    _map(client, item, ["email", "first_name", "", "company"])  # the comment column left out
+    result = _start(client, item, django_capture_on_commit_callbacks)
+
+    reason = "column 3: a quote (&quot;) opened on line 2 is not closed on that line; lines 2-4 were read as one cell"
+    assert f"<td>2</td><td>{reason}</td>" in result
+    # The row that swallowed the others is refused, saying so; a comment over two lines is not.
+    assert not Lead.objects.filter(email="q1@example.com").exists()
+    assert Lead.objects.get(email="q4@example.com").company == "Q4 Corp"
+
+
 def test_the_rejects_of_a_semicolon_file_come_back_with_semicolons_and_import_again(
     client, django_capture_on_commit_callbacks
 ):
