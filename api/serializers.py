@@ -82,11 +82,11 @@ class WholeNumberField(_JsonTyped, serializers.IntegerField):
 @extend_schema_field(
     {
         "oneOf": [
-            {"type": "string", "format": "decimal", "pattern": r"^-?\d{0,14}(?:\.\d{0,2})?$"},
-            {"type": "number", "minimum": 0, "maximum": 100_000_000_000_000, "exclusiveMaximum": True},
+            {"type": "string", "format": "decimal", "pattern": r"^-?\d{0,13}(?:\.\d{0,2})?$"},
+            {"type": "number", "minimum": 0, "maximum": 10_000_000_000_000, "exclusiveMaximum": True},
         ],
         "description": 'An amount as text ("12500.00", as the API answers it) or as a JSON number '
-        "(12500, 12500.5), read exactly as written: at most 14 digits before the point and 2 after.",
+        "(12500, 12500.5), read exactly as written: at most 13 digits before the point and 2 after.",
     }
 )
 class AmountField(serializers.DecimalField):
@@ -97,7 +97,7 @@ class AmountField(serializers.DecimalField):
     type_message = 'Send the amount as a number or as text, e.g. 12500 or "12500.00".'
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_digits=16, decimal_places=2, **kwargs)
+        super().__init__(max_digits=15, decimal_places=2, **kwargs)
 
     def to_internal_value(self, data: Any) -> Decimal:
         if isinstance(data, bool) or not isinstance(data, str | int | Decimal):

@@ -466,7 +466,7 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
             except InvalidOperation:
                 errors.append(f"annual_revenue: '{text[:40]}' is not an amount")
                 continue
-            if not amount.is_finite() or amount < 0 or amount >= Decimal("1e14"):
+            if not amount.is_finite() or amount < 0 or amount >= Decimal("1e13"):
                 errors.append(f"annual_revenue: '{text[:40]}' is out of range")
             else:
                 row.fields[target] = amount.quantize(Decimal("0.01"))

@@ -150,7 +150,8 @@ class Lead(TimeStampedModel):
     industry = models.CharField(max_length=100, blank=True)
     country = models.CharField(max_length=100, blank=True)
     city = models.CharField(max_length=100, blank=True)
-    annual_revenue = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    # 13 digits before the point (ten trillion): SQLite, the embedded default, keeps 15 digits of a decimal.
+    annual_revenue = models.DecimalField(max_digits=15, decimal_places=2, null=True, blank=True)
     timezone = models.CharField(
         max_length=64, blank=True, help_text="IANA name, e.g. Europe/Berlin.", validators=[validate_time_zone]
     )

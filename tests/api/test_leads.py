@@ -415,15 +415,15 @@ def test_an_amount_is_taken_as_text_or_as_a_json_number(sent, stored):
 
 
 def test_a_json_number_amount_is_read_exactly_as_written():
-    # As a binary float, 99999999999999.99 would be 99999999999999.98. (Checked up to the service:
+    # As a binary float, 9999999999999.99 would not be exact. (Checked up to the service:
     # SQLite itself keeps 15 digits of a decimal; PostgreSQL keeps them all.)
-    body = io.BytesIO(b'{"email": "a@example.com", "annual_revenue": 99999999999999.99}')
+    body = io.BytesIO(b'{"email": "a@example.com", "annual_revenue": 9999999999999.99}')
 
     data = ExactJSONParser().parse(body, "application/json", {})
     serializer = LeadCreateSerializer(data=data)
 
     assert serializer.is_valid(), serializer.errors
-    assert serializer.validated_data["annual_revenue"] == Decimal("99999999999999.99")
+    assert serializer.validated_data["annual_revenue"] == Decimal("9999999999999.99")
 
 
 def test_an_amount_changed_by_a_json_number_is_stored_and_answered_as_text():
@@ -443,10 +443,10 @@ def test_an_amount_changed_by_a_json_number_is_stored_and_answered_as_text():
     ("sent", "message"),
     [
         ("12.345", "Ensure that there are no more than 2 decimal places."),
-        ("1e14", "Ensure that there are no more than 14 digits before the decimal point."),
-        ("100000000000000", "Ensure that there are no more than 14 digits before the decimal point."),
+        ("1e13", "Ensure that there are no more than 13 digits before the decimal point."),
+        ("10000000000000", "Ensure that there are no more than 13 digits before the decimal point."),
         ("12500.001", "Ensure that there are no more than 2 decimal places."),
-        ("12500.10000000000000000001", "Ensure that there are no more than 16 digits in total."),
+        ("12500.10000000000000000001", "Ensure that there are no more than 15 digits in total."),
         ("-5", "Ensure this value is greater than or equal to 0."),
         ('"lots"', "A valid number is required."),
         ("true", 'Send the amount as a number or as text, e.g. 12500 or "12500.00".'),
@@ -757,3 +757,12 @@ def test_an_owner_or_source_filter_that_is_no_plain_number_answers_an_empty_page
     response = token_client(manager()).get(LIST, {"owner": value, "source": value})
 
     assert (response.status_code, response.json()["results"]) == (200, [])
+
+
+def test_the_largest_amount_is_stored_and_answered_as_sent_on_every_database():
+    client = token_client(manager())
+
+    created = client.post(LIST, {"email": "big@example.com", "annual_revenue": "9999999999999.99"}, format="json")
+
+    assert (created.status_code, created.json()["annual_revenue"]) == (201, "9999999999999.99")
+    assert client.get(detail(created.json()["id"])).json()["annual_revenue"] == "9999999999999.99"
