@@ -37,7 +37,7 @@ class FormFieldsEditor(forms.Widget):
         rows = _rows(value)
         known = {key for _, options in self.field_choices for key, _ in options}
         groups = list(self.field_choices)
-        unknown = [(row["key"], f"{row['key']} (not a field a form can set)") for row in rows]
+        unknown = [(row["key"], f"{row['key']} (unknown)") for row in rows]
         unknown = [(key, label) for key, label in unknown if key and key not in known]
         if unknown:  # kept visible, so that the error about it makes sense and nothing is lost silently
             groups.append(("Not known", unknown))

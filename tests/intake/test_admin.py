@@ -155,7 +155,7 @@ def test_bad_field_rows_are_refused_with_the_reason_and_kept_on_the_page(client)
     assert "a form must ask for the e-mail address" in page
     assert "field 2 (Old field): &#x27;gone&#x27; is not a defined custom field" in page
     # What was entered stays on the page, the unknown field too, to be fixed or deleted.
-    assert '<option value="attributes.gone" selected>attributes.gone (not a field a form can set)</option>' in page
+    assert '<option value="attributes.gone" selected>attributes.gone (unknown)</option>' in page
     assert 'value="Old field"' in page
     form.refresh_from_db()
     assert form.fields == before
