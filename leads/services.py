@@ -152,6 +152,16 @@ def _refuse_erased(lead: Lead) -> None:
         raise LeadErased()
 
 
+def _raise_all(lead: Lead, errors: dict[str, list[str]]) -> None:
+    """Add the model's own checks of ``lead`` to ``errors``, and raise them all if there are any."""
+    try:
+        _full_clean(lead)
+    except ValidationError as exc:
+        _add_errors(errors, exc)
+    if errors:
+        raise ValidationError(errors)
+
+
 def _full_clean(lead: Lead) -> None:
     # The case-insensitive unique e-mail is checked by _check_email_free (with a link to the
     # other lead) and by the database constraint; full_clean checks the rest.
@@ -223,12 +233,7 @@ def lead_create(
         lead.lost_reason = LostReason.OTHER
     if fields.get("email_opt_in"):
         lead.consent_at = now
-    try:
-        _full_clean(lead)
-    except ValidationError as exc:
-        _add_errors(errors, exc)
-    if errors:
-        raise ValidationError(errors)
+    _raise_all(lead, errors)
     _check_email_free(email)
     try:
         with transaction.atomic():
@@ -275,12 +280,7 @@ def lead_update(
     for key, value in fields.items():
         setattr(lead, key, value)
     try:
-        try:
-            _full_clean(lead)
-        except ValidationError as exc:
-            _add_errors(errors, exc)
-        if errors:
-            raise ValidationError(errors)
+        _raise_all(lead, errors)
         if "email" in fields:
             _check_email_free(lead.email, exclude_id=lead.id)
     except ValidationError:
