@@ -195,6 +195,8 @@ def custom_field_labels() -> dict[str, str]:
     return dict(CustomFieldDefinition.objects.values_list("key", "label"))
 
 
-def lead_is_erased(*, lead_id: int) -> bool:
-    """Whether the lead's personal data was erased (see ``Lead.is_erased``)."""
-    return Lead.objects.filter(pk=lead_id, email=f"erased-{lead_id}@{ERASED_EMAIL_DOMAIN}").exists()
+def lead_is_erased(*, user: User, lead_id: int) -> bool:
+    """Whether a lead within the user's reach had its personal data erased (``Lead.is_erased``);
+    of a lead out of reach nothing is told."""
+    erased = f"erased-{lead_id}@{ERASED_EMAIL_DOMAIN}"
+    return lead_visible_to(user).filter(pk=lead_id, email=erased).exists()

@@ -26,11 +26,14 @@ def lead_action(view: Any) -> Any:
     """A POST on a lead outside the user's reach still answers 404 (whether it exists is not
     told), but it says why that may be and keeps what the person wrote: the lead may have gone
     to another rep, or been claimed from the pool by one, while the page was open. From the
-    page's htmx forms the browser is sent to the lead list, which shows the same message."""
+    page's htmx forms the browser is sent to the lead list, which shows the same message.
+
+    A POST on a lead whose personal data was erased since the page was shown changes nothing
+    and goes back to the lead's page, which says so."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, lead_id: int, *args: Any, **kwargs: Any) -> HttpResponse:
-        if selectors.lead_is_erased(lead_id=lead_id):
+        if selectors.lead_is_erased(user=request.user, lead_id=lead_id):
             # A form of a page shown before the lead was erased: nothing changes it any more.
             return erased_redirect(request, lead_id)
         try:
