@@ -44,6 +44,10 @@ def contains_nul(value: Any) -> bool:
 class JsonObjectField(serializers.DictField):
     """A JSON object of any values, refused when it carries NUL characters."""
 
+    default_error_messages = {
+        "not_a_dict": 'Send an object of keys and values, e.g. {{"plan": "Pro"}} (not {input_type}).',
+    }
+
     def to_internal_value(self, data: Any) -> dict:
         value = super().to_internal_value(data)
         if contains_nul(value):

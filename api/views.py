@@ -37,6 +37,7 @@ from api.events import MAX_BATCH, NOT_AN_OBJECT, parse_event
 from api.parsers import ExactJSONParser
 from api.permissions import LEAD_PERMISSIONS, RolePermissions
 from api.timeline import lead_timeline_json
+from core.errors import LeadErased
 from core.pagination import keyset_page
 from core.text import is_whole_number
 from leads import selectors as lead_selectors
@@ -97,13 +98,20 @@ def refuse_unknown_query_parameters(request: Request, serializer_class: type[ser
     """400 naming each query parameter that the endpoint does not take (``format`` is DRF's own)."""
     known = list(serializer_class().fields) if serializer_class is not None else []
     unknown = [key for key in request.query_params if key not in known and key != api_settings.URL_FORMAT_OVERRIDE]
+    errors: dict[str, list[str]] = {}
     if unknown:
         message = (
             f"Unknown query parameter. Known: {', '.join(known)}."
             if known
             else "Unknown query parameter: this endpoint takes none."
         )
-        raise ValidationError({key: [message] for key in unknown})
+        errors = {key: [message] for key in unknown}
+    for key in request.query_params:
+        if key not in errors and len(request.query_params.getlist(key)) > 1:
+            # ?stage=mql&stage=sql would otherwise mean the last one, silently.
+            errors[key] = ["Give this parameter once (one value each)."]
+    if errors:
+        raise ValidationError(errors)
 
 
 def get_lead(request: Request, lead_id: int) -> Lead:
@@ -292,6 +300,8 @@ class LeadDetailView(ApiView):
     )
     def patch(self, request: Request, lead_id: int) -> Response:
         lead = get_lead(request, lead_id)
+        if lead.is_erased:
+            raise LeadErased()  # before the body's own problems: no change to it can be right
         values = valid_body(
             request, s.LeadPatchSerializer, writable_fields(request.user, s.LeadPatchSerializer), lead=lead
         )

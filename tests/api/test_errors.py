@@ -333,3 +333,20 @@ def test_a_method_the_endpoint_lacks_is_405_whatever_its_query_and_head_reads_as
     assert client.put(f"{LIST}?foo=1", {"email": "a@example.com"}, format="json").status_code == 405
     assert client.head(LIST, {"stage": "raw"}).status_code == 200
     assert client.head(LIST, {"foo": "1"}).status_code == 400
+
+
+def test_a_query_parameter_given_twice_is_refused_not_read_as_the_last():
+    response = token_client(manager()).get("/api/v1/leads/?stage=mql&stage=sql")
+
+    assert (response.status_code, response.json()) == (400, {"stage": ["Give this parameter once (one value each)."]})
+
+
+def test_attributes_that_are_not_an_object_are_told_the_shape_to_send():
+    response = token_client(manager()).post(
+        "/api/v1/leads/", {"email": "shape@example.com", "attributes": ["Pro"]}, format="json"
+    )
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"attributes": ['Send an object of keys and values, e.g. {"plan": "Pro"} (not list).']},
+    )

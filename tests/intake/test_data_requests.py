@@ -322,3 +322,16 @@ def test_a_visitor_cannot_send_a_form_with_an_erased_leads_address():
     assert refused.value.message_dict == {"email": ["Enter a valid e-mail address."]}
     lead.refresh_from_db()
     assert lead.first_name == ""
+
+
+def test_any_change_to_an_erased_lead_through_the_api_hears_of_the_erasure_first():
+    from tests.api.clients import token_client
+
+    lead = LeadFactory(email=EMAIL)
+    lead_erase(lead=lead, actor=manager())
+    api = token_client(manager(username="boss"))
+    said = {"detail": "This lead's personal data was erased: it can no longer be changed or worked."}
+
+    for body in ({}, {"first_name": "Zombie", "score": 5}):
+        response = api.patch(f"/api/v1/leads/{lead.pk}/", body, format="json")
+        assert (response.status_code, response.json()) == (409, said), body
