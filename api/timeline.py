@@ -7,7 +7,7 @@ the sources below, each reading through its app's selectors with a bounded numbe
 from collections.abc import Callable
 from typing import Any
 
-from leads.models import Activity, Lead, StageChange
+from leads.models import Activity, Lead, OwnerChange, StageChange
 from scoring import selectors as scoring_selectors
 from scoring.models import EngagementEvent, ScoreChange
 from web import timeline as web_timeline
@@ -30,6 +30,7 @@ def score_change_entries(*, lead: Lead, limit: int) -> list[web_timeline.Timelin
 SOURCES: list[web_timeline.TimelineSource] = [
     web_timeline.activity_entries,
     web_timeline.stage_change_entries,
+    web_timeline.owner_change_entries,
     event_entries,
     score_change_entries,
 ]
@@ -64,6 +65,16 @@ def _stage_change(change: StageChange) -> dict[str, Any]:
     }
 
 
+def _owner_change(change: OwnerChange) -> dict[str, Any]:
+    return {
+        "id": change.id,
+        "from_owner": _actor(change.from_owner),
+        "to_owner": _actor(change.to_owner),
+        "actor": _actor(change.actor),
+        "via": change.via,
+    }
+
+
 def _event(event: EngagementEvent) -> dict[str, Any]:
     return {
         "id": event.id,
@@ -94,6 +105,7 @@ def _score_change(change: ScoreChange) -> dict[str, Any]:
 SHAPES: dict[str, Callable[[Any], dict[str, Any]]] = {
     "activity": _activity,
     "stage_change": _stage_change,
+    "owner_change": _owner_change,
     "event": _event,
     "score_change": _score_change,
 }

@@ -9,7 +9,7 @@ from leads.models import Stage
 from leads.services import activity_log, lead_create, lead_transition
 from scoring.services import event_log
 from tests.api.clients import token_client
-from tests.factories import rep
+from tests.factories import manager, rep
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +93,18 @@ def test_the_timeline_costs_the_same_queries_for_a_long_history():
         counts.append(len(queries))
 
     assert counts[0] == counts[1]
+
+
+def test_the_timeline_says_who_got_the_lead_and_how():
+    from leads.services import lead_assign
+
+    boss, seller = manager(), rep(username="sam")
+    lead = lead_create(email="owned@example.com")
+    lead_assign(lead=lead, owner=seller, actor=boss)
+
+    results = token_client(boss).get(f"/api/v1/leads/{lead.id}/timeline/").json()["results"]
+
+    changes = [entry for entry in results if entry["kind"] == "owner_change"]
+    assert [(c["from_owner"], c["to_owner"], c["actor"], c["via"]) for c in changes] == [
+        (None, "sam", boss.get_username(), "")
+    ]
