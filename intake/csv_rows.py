@@ -434,7 +434,7 @@ def clean_row(cells: dict[str, str], ctx: RowContext) -> CleanRow | str:
         except ValidationError:
             errors.append(f"email: '{email[:80]}' is not a valid e-mail address")
     if email and is_reserved_email(email):
-        errors.append(f"email: '{email[:80]}': {RESERVED_EMAIL_MESSAGE[0].lower()}{RESERVED_EMAIL_MESSAGE[1:]}")
+        errors.append(f"email: '{email[:80]}' is refused. {RESERVED_EMAIL_MESSAGE}")
     row = CleanRow(email=email)
     raw_attributes: dict[str, str] = {}
     for target, raw in cells.items():

@@ -38,6 +38,7 @@ from leads.models import (
     OwnerChange,
     Stage,
     StageChange,
+    erased_address,
     is_reserved_email,
 )
 from leads.services import activity_log
@@ -141,9 +142,10 @@ def _clean_submission(specs: list[capture.FieldSpec], values: dict[str, Any]) ->
         if spec.key == "email":
             try:
                 _email_validator(text)
-                if is_reserved_email(text):  # a made-up address of an erased lead: not a visitor's
-                    raise ValidationError("reserved")
+                valid = not is_reserved_email(text)  # a made-up address of an erased lead: not a visitor's
             except ValidationError:
+                valid = False
+            if not valid:
                 errors[spec.key] = "Enter a valid e-mail address."
                 continue
         if spec.key == "company_size":
@@ -381,7 +383,7 @@ def lead_erase(*, lead: Lead, actor: User | None = None, now: datetime.datetime 
         old_email = locked.email
         cancelled = _cancel_pending_touches(locked, now)
         Lead.objects.filter(pk=locked.pk).update(
-            email=f"erased-{locked.pk}@{ERASED_EMAIL_DOMAIN}",
+            email=erased_address(locked.pk),
             email_opt_in=False,
             consent_at=None,
             unsubscribed=True,

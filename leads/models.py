@@ -113,6 +113,11 @@ ERASED_EMAIL_DOMAIN = "erased.invalid"
 RESERVED_EMAIL_MESSAGE = f"Addresses at {ERASED_EMAIL_DOMAIN} stand for erased leads and cannot be used."
 
 
+def erased_address(lead_id: int) -> str:
+    """The e-mail address a lead has once its personal data is erased."""
+    return f"erased-{lead_id}@{ERASED_EMAIL_DOMAIN}"
+
+
 def is_reserved_email(email: str) -> bool:
     """An address of the kind erasure and merges give leads (``erased-<id>@erased.invalid``):
     nobody else may use one (``.invalid`` is never a real domain)."""
@@ -231,7 +236,7 @@ class Lead(TimeStampedModel):
 
     @property
     def is_erased(self) -> bool:
-        return self.email == f"erased-{self.pk}@{ERASED_EMAIL_DOMAIN}"
+        return self.email == erased_address(self.pk)
 
     @property
     def display_name(self) -> str:

@@ -18,7 +18,6 @@ from django.utils import timezone
 from core.pagination import KeysetPage, keyset_page
 from core.text import is_whole_number
 from leads.models import (
-    ERASED_EMAIL_DOMAIN,
     Activity,
     CustomFieldDefinition,
     Lead,
@@ -27,6 +26,7 @@ from leads.models import (
     Stage,
     StageChange,
     Temperature,
+    erased_address,
 )
 
 User = AbstractBaseUser | AnonymousUser
@@ -198,5 +198,4 @@ def custom_field_labels() -> dict[str, str]:
 def lead_is_erased(*, user: User, lead_id: int) -> bool:
     """Whether a lead within the user's reach had its personal data erased (``Lead.is_erased``);
     of a lead out of reach nothing is told."""
-    erased = f"erased-{lead_id}@{ERASED_EMAIL_DOMAIN}"
-    return lead_visible_to(user).filter(pk=lead_id, email=erased).exists()
+    return lead_visible_to(user).filter(pk=lead_id, email=erased_address(lead_id)).exists()
